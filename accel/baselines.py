@@ -1,0 +1,268 @@
+"""Baseline files: one reviewed JSON per cell, read with validation, compared, written.
+
+Every gated metric has a direction: a change for the better never fails (it is reported as
+"better", a hint to refresh the baseline); a change for the worse fails once it exceeds the
+tolerance. That makes the decision monotone in each metric.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from accel.cache import write_text_atomic
+
+SCHEMA_VERSION = 1
+HIGHER, LOWER = "higher", "lower"
+
+# metric -> which direction is better
+DIRECTIONS: dict[str, str] = {
+    "accuracy": HIGHER,
+    "accuracy_in_scope": HIGHER,
+    "oos_recall": HIGHER,
+    "size_mb": LOWER,
+    "speedup": HIGHER,
+    "latency_ms.p50": LOWER,
+}
+# Compared only when the machine (CPU model, threads, device) matches the baseline's.
+MACHINE_BOUND = frozenset({"latency_ms.p50"})
+REQUIRED_METRICS = ("accuracy", "accuracy_in_scope", "oos_recall", "size_mb", "speedup")
+LATENCY_FIELDS = ("p50", "p90", "p99", "mean", "std")
+
+# Accuracy and size are deterministic for a given model and library stack: tight bounds.
+# The speedup tolerance comes from measured noise (see README, "Latency noise").
+DEFAULT_TOLERANCES: dict[str, dict[str, float]] = {
+    "accuracy": {"abs": 0.005},
+    "accuracy_in_scope": {"abs": 0.005},
+    "oos_recall": {"abs": 0.01},
+    "size_mb": {"rel": 0.02},
+    "speedup": {"rel": 0.15},
+    "latency_ms.p50": {"rel": 0.25},
+}
+
+Verdict = Literal["ok", "better", "worse", "skipped"]
+
+
+class BaselineError(ValueError):
+    """A baseline file is missing, corrupt or incomplete."""
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """Allowed change for the worse: absolute, relative to the baseline, or both (the larger)."""
+
+    abs: float = 0.0
+    rel: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not (self.abs >= 0 and self.rel >= 0):
+            raise ValueError(f"tolerances must be >= 0, got abs={self.abs} rel={self.rel}")
+
+    def allowed(self, baseline: float) -> float:
+        return max(self.abs, self.rel * abs(baseline))
+
+    def describe(self) -> str:
+        parts = ([f"±{self.abs:g}"] if self.abs else []) + ([f"±{self.rel:.0%}"] if self.rel else [])
+        return " or ".join(parts) or "exact"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of a comparison: metric, obtained, baseline, diff, tolerance, verdict."""
+
+    metric: str
+    obtained: float
+    baseline: float
+    tolerance: Tolerance
+    verdict: Verdict
+    note: str = ""
+
+    @property
+    def diff(self) -> float:
+        return self.obtained - self.baseline
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The parsed content of one baseline file."""
+
+    cell: str
+    metrics: dict[str, float]
+    latency_ms: dict[str, float]
+    tolerances: dict[str, Tolerance]
+    model: dict[str, str]
+    machine: dict[str, Any]
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    def flat_metrics(self) -> dict[str, float]:
+        return self.metrics | {f"latency_ms.{k}": v for k, v in self.latency_ms.items()}
+
+
+def baseline_path(root: Path, cell: str) -> Path:
+    """``<root>/<device>/<technique>.json`` for a cell id ``technique/device``."""
+    technique, device = cell.split("/")
+    return root / device / f"{technique}.json"
+
+
+def decide(direction: str, obtained: float, baseline: float, tol: Tolerance) -> Verdict:
+    """Compare one metric; worse beyond the tolerance fails, better beyond it is flagged."""
+    if not (math.isfinite(obtained) and math.isfinite(baseline)):
+        return "worse" if not math.isfinite(obtained) else "ok"
+    gain = obtained - baseline if direction == HIGHER else baseline - obtained
+    allowed = tol.allowed(baseline)
+    if gain < -allowed:
+        return "worse"
+    if gain > allowed:
+        return "better"
+    return "ok"
+
+
+def compare(
+    obtained: Mapping[str, float], baseline: Baseline, machine_matches: bool
+) -> list[Row]:
+    """Rows for every gated metric present in both ``obtained`` and the baseline."""
+    base = baseline.flat_metrics()
+    rows = []
+    for metric, direction in DIRECTIONS.items():
+        if metric not in obtained or metric not in base:
+            continue
+        tol = baseline.tolerances.get(metric) or Tolerance(**DEFAULT_TOLERANCES[metric])
+        if metric in MACHINE_BOUND and not machine_matches:
+            rows.append(
+                Row(metric, obtained[metric], base[metric], tol, "skipped", "other machine")
+            )
+            continue
+        rows.append(
+            Row(metric, obtained[metric], base[metric], tol, decide(direction, obtained[metric], base[metric], tol))
+        )
+    return rows
+
+
+def format_rows(rows: list[Row]) -> str:
+    """The mismatch table: metric | obtained | baseline | diff | tolerance | verdict."""
+    header = ("metric", "obtained", "baseline", "diff", "tolerance", "verdict")
+    lines = [header] + [
+        (
+            r.metric,
+            f"{r.obtained:.4f}",
+            f"{r.baseline:.4f}",
+            f"{r.diff:+.4f}",
+            r.tolerance.describe(),
+            r.verdict + (f" ({r.note})" if r.note else ""),
+        )
+        for r in rows
+    ]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    return "\n".join(
+        " | ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip() for line in lines
+    )
+
+
+def _number(path: Path, data: Mapping[str, Any], key: str, where: str) -> float:
+    if key not in data:
+        raise BaselineError(f"{path}: missing field {where}{key}")
+    value = data[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise BaselineError(f"{path}: field {where}{key} must be a number, got {value!r}")
+    return float(value)
+
+
+def _mapping(path: Path, data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    if key not in data:
+        raise BaselineError(f"{path}: missing field {key}")
+    if not isinstance(data[key], dict):
+        raise BaselineError(f"{path}: field {key} must be an object, got {data[key]!r}")
+    return data[key]  # type: ignore[no-any-return]
+
+
+def read_baseline(path: Path) -> Baseline:
+    """Parse and validate a baseline file; errors name the file and the field."""
+    fix = "Fix the file or regenerate it with `pytest --accel-update-baselines`."
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BaselineError(f"{path}: not valid JSON ({exc}). {fix}") from exc
+    if not isinstance(raw, dict):
+        raise BaselineError(f"{path}: expected a JSON object. {fix}")
+    version = raw.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise BaselineError(
+            f"{path}: field schema_version is {version!r}, this accel reads {SCHEMA_VERSION}. {fix}"
+        )
+    if not isinstance(raw.get("cell"), str):
+        raise BaselineError(f"{path}: missing field cell (a string like 'ort-int8/cpu'). {fix}")
+    try:
+        metrics_raw = _mapping(path, raw, "metrics")
+        metrics = {k: _number(path, metrics_raw, k, "metrics.") for k in REQUIRED_METRICS}
+        latency_raw = _mapping(path, metrics_raw, "latency_ms")
+        latency = {k: _number(path, latency_raw, k, "metrics.latency_ms.") for k in LATENCY_FIELDS}
+        tolerances: dict[str, Tolerance] = {}
+        for metric, spec in _mapping(path, raw, "tolerances").items():
+            if metric not in DIRECTIONS:
+                raise BaselineError(
+                    f"{path}: field tolerances.{metric} is not a gated metric "
+                    f"(known: {', '.join(DIRECTIONS)})"
+                )
+            if not isinstance(spec, dict) or not spec or set(spec) - {"abs", "rel"}:
+                raise BaselineError(
+                    f'{path}: field tolerances.{metric} must be like {{"abs": 0.005}} or '
+                    f'{{"rel": 0.1}}, got {spec!r}'
+                )
+            values = {k: _number(path, spec, k, f"tolerances.{metric}.") for k in spec}
+            try:
+                tolerances[metric] = Tolerance(**values)
+            except ValueError as exc:
+                raise BaselineError(f"{path}: field tolerances.{metric}: {exc}") from exc
+        model = dict(_mapping(path, raw, "model"))
+        machine = dict(_mapping(path, raw, "machine"))
+    except BaselineError as exc:
+        raise BaselineError(f"{exc}. {fix}") from None
+    return Baseline(raw["cell"], metrics, latency, tolerances, model, machine, raw)
+
+
+def _rounded(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, 4)
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return value
+
+
+def render_baseline(
+    cell: str,
+    metrics: Mapping[str, float],
+    latency_ms: Mapping[str, float],
+    model: Mapping[str, str],
+    machine: Mapping[str, Any],
+    created: str,
+    accel_version: str,
+    tolerances: Mapping[str, Tolerance] | None = None,
+) -> str:
+    """The JSON text of a baseline file: sorted keys, indent 2, floats rounded to 4 places."""
+    tol = tolerances or {k: Tolerance(**v) for k, v in DEFAULT_TOLERANCES.items()}
+    document = {
+        "schema_version": SCHEMA_VERSION,
+        "cell": cell,
+        "model": dict(model),
+        "metrics": {k: metrics[k] for k in REQUIRED_METRICS} | {"latency_ms": dict(latency_ms)},
+        "tolerances": {
+            k: {name: v for name, v in (("abs", t.abs), ("rel", t.rel)) if v} for k, t in tol.items()
+        },
+        "machine": dict(machine),
+        "created": created,
+        "accel_version": accel_version,
+    }
+    return json.dumps(_rounded(document), indent=2, sort_keys=True) + "\n"
+
+
+def write_baseline(path: Path, text: str) -> None:
+    """Write a rendered baseline atomically."""
+    write_text_atomic(path, text)

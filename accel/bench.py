@@ -1,0 +1,203 @@
+"""Measurement: accuracy through ``evaluate``, serialized size, and interleaved latency.
+
+Latency is timed end to end for one query (tokenization included), after warm-up, with
+pytest-benchmark's timer and statistics. A cell's speedup is the reference's p50 over the
+cell's p50, both timed in one process, alternating in blocks of calls (ABBA order) so that
+drift of the machine hits both sides; call-by-call alternation would evict each model's
+weights from the caches and understate the speedup.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import numpy as np
+from pytest_benchmark.stats import Stats
+from pytest_benchmark.timers import default_timer
+from tqdm.auto import tqdm
+
+from accel.predictors import Predictor
+
+MB = 1_000_000
+OOS = "oos"
+
+
+@dataclass(frozen=True)
+class Accuracy:
+    """Accuracy on a labelled split: overall, in-scope, and out-of-scope recall."""
+
+    accuracy: float
+    accuracy_in_scope: float
+    oos_recall: float
+    n: int
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Statistics of per-call latencies, in milliseconds."""
+
+    count: int
+    mean: float
+    std: float
+    p50: float
+    p90: float
+    p99: float
+
+    @classmethod
+    def from_values(cls, seconds: Sequence[float]) -> Latency:
+        """Summarize per-call durations given in seconds."""
+        if not seconds:
+            raise ValueError("`seconds` must not be empty")
+        stats = Stats()
+        for value in seconds:
+            stats.update(value)
+        p90, p99 = np.percentile(np.asarray(seconds), [90, 99])
+        return cls(
+            count=stats.rounds,
+            mean=stats.mean * 1e3,
+            std=stats.stddev * 1e3,
+            p50=stats.median * 1e3,
+            p90=float(p90) * 1e3,
+            p99=float(p99) * 1e3,
+        )
+
+    def as_dict(self) -> dict[str, float]:
+        return {k: v for k, v in asdict(self).items() if k != "count"}
+
+
+@dataclass(frozen=True)
+class TimingPlan:
+    """How latency is sampled: warm-up calls, then ``rounds`` x 2 blocks of ``block`` calls."""
+
+    warmup: int = 10
+    rounds: int = 10
+    block: int = 25
+
+    def __post_init__(self) -> None:
+        for field in ("rounds", "block"):
+            if getattr(self, field) < 1:
+                raise ValueError(f"`{field}` must be >= 1, got {getattr(self, field)}")
+        if self.warmup < 0:
+            raise ValueError(f"`warmup` must be >= 0, got {self.warmup}")
+
+
+@dataclass(frozen=True)
+class Speedup:
+    """A cell's latency beside the reference's, timed interleaved in one process."""
+
+    cell: Latency
+    reference: Latency
+    speedup: float
+    round_speedups: tuple[float, ...]
+
+    @property
+    def cv(self) -> float:
+        """Coefficient of variation of the per-round speedups."""
+        if len(self.round_speedups) < 2:
+            return 0.0
+        return statistics.stdev(self.round_speedups) / statistics.mean(self.round_speedups)
+
+
+@lru_cache(maxsize=1)
+def _intent_metric() -> Any:
+    import evaluate
+
+    path = resources.files("accel.metrics") / "intent_accuracy" / "intent_accuracy.py"
+    return evaluate.load(str(path))
+
+
+def score(predictions: Sequence[str], references: Sequence[str]) -> Accuracy:
+    """Accuracy, in-scope accuracy and out-of-scope recall, through ``evaluate``."""
+    if len(predictions) != len(references):
+        raise ValueError(
+            f"{len(predictions)} predictions for {len(references)} references"
+        )
+    result = _intent_metric().compute(
+        predictions=list(predictions), references=list(references), oos_label=OOS
+    )
+    return Accuracy(
+        accuracy=float(result["accuracy"]),
+        accuracy_in_scope=float(result["accuracy_in_scope"]),
+        oos_recall=float(result["oos_recall"]),
+        n=int(result["n"]),
+    )
+
+
+def predict_all(
+    predictor: Predictor, texts: Sequence[str], batch_size: int = 64, desc: str = "predicting"
+) -> list[str]:
+    """Predict every text in batches of similar length (less padding), in input order."""
+    if batch_size < 1:
+        raise ValueError(f"`batch_size` must be >= 1, got {batch_size}")
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    out: list[str] = [""] * len(texts)
+    for start in tqdm(
+        range(0, len(order), batch_size), desc=desc, unit="batch", mininterval=5.0, leave=False
+    ):
+        idx = order[start : start + batch_size]
+        for i, label in zip(idx, predictor.predict([texts[i] for i in idx])):
+            out[i] = label
+    return out
+
+
+def measure_accuracy(
+    predictor: Predictor, texts: Sequence[str], references: Sequence[str], batch_size: int = 64
+) -> Accuracy:
+    """Score ``predictor`` on every example (batched)."""
+    predictions = predict_all(predictor, texts, batch_size, desc=f"accuracy {predictor.name}")
+    return score(predictions, references)
+
+
+def size_mb(predictor: Predictor) -> float:
+    """Serialized size in MB (10^6 bytes)."""
+    return predictor.size_bytes() / MB
+
+
+def _time_block(predictor: Predictor, queries: Sequence[str], n: int, out: list[float]) -> None:
+    for i in range(n):
+        query = [queries[i % len(queries)]]
+        start = default_timer()
+        predictor.predict(query)
+        out.append(default_timer() - start)
+
+
+def measure_speedup(
+    reference: Predictor, cell: Predictor, queries: Sequence[str], plan: TimingPlan
+) -> Speedup:
+    """Time one query at a time, alternating blocks of reference and cell calls (ABBA)."""
+    if not queries:
+        raise ValueError("`queries` must not be empty")
+    scratch: list[float] = []
+    _time_block(reference, queries, plan.warmup, scratch)
+    _time_block(cell, queries, plan.warmup, scratch)
+    ref_all: list[float] = []
+    cell_all: list[float] = []
+    ratios: list[float] = []
+    for r in range(plan.rounds):
+        ref_round: list[float] = []
+        cell_round: list[float] = []
+        sides = [(reference, ref_round), (cell, cell_round)]
+        for predictor, sink in sides if r % 2 == 0 else reversed(sides):
+            _time_block(predictor, queries, plan.block, sink)
+        ratios.append(statistics.median(ref_round) / statistics.median(cell_round))
+        ref_all += ref_round
+        cell_all += cell_round
+    ref_latency = Latency.from_values(ref_all)
+    cell_latency = Latency.from_values(cell_all)
+    return Speedup(
+        cell=cell_latency,
+        reference=ref_latency,
+        speedup=ref_latency.p50 / cell_latency.p50,
+        round_speedups=tuple(ratios),
+    )
+
+
+def is_finite(value: float) -> bool:
+    """True for a real, finite number."""
+    return isinstance(value, (int, float)) and math.isfinite(value)

@@ -1,0 +1,102 @@
+"""``accel``: run the matrix and print its table, or inspect baselines, without writing pytest."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from accel.techniques import DEVICES, TECHNIQUES
+
+
+def _run(args: argparse.Namespace, passthrough: list[str]) -> int:
+    import pytest
+
+    from accel import gate
+
+    argv = [
+        gate.__file__,
+        "-p",
+        "accel.pytest_plugin",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        f"--rootdir={Path.cwd()}",
+        f"--accel-baselines={args.baselines}",
+        f"--accel-techniques={args.techniques}",
+        f"--accel-device={args.device}",
+        f"--accel-model={args.model}",
+        f"--accel-threads={args.threads}",
+    ]
+    argv += [f"--accel-data={args.data}"] if args.data else []
+    argv += [f"--accel-json={args.json}"] if args.json else []
+    argv += ["--accel-update-baselines"] if args.update_baselines else []
+    return int(pytest.main(argv + passthrough))
+
+
+def _show(args: argparse.Namespace, _: list[str]) -> int:
+    from accel.baselines import BaselineError, read_baseline
+
+    status = 0
+    for path in sorted(Path(args.baselines).glob("*/*.json")):
+        try:
+            b = read_baseline(path)
+        except BaselineError as exc:
+            print(f"{path}: ERROR {exc}")
+            status = 1
+            continue
+        print(
+            f"{b.cell:<24} accuracy {b.metrics['accuracy']:.4f}  size {b.metrics['size_mb']:.1f} MB"
+            f"  p50 {b.latency_ms['p50']:.2f} ms  speedup {b.metrics['speedup']:.2f}x"
+            f"  ({b.machine.get('cpu', '?')}, {b.machine.get('threads', '?')} thread(s))"
+        )
+    return status
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="accel", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser(
+        "run",
+        help="run the technique x device matrix (pytest) and print the comparison table",
+        description="Run the gate. Arguments after `--` go to pytest unchanged.",
+    )
+    run.add_argument("--techniques", default=",".join(TECHNIQUES), metavar="NAMES",
+                     help="comma-separated techniques (default: %(default)s)")
+    run.add_argument("--device", default=",".join(DEVICES), metavar="DEVICES",
+                     help="comma-separated devices (default: %(default)s)")
+    run.add_argument("--model", default="embedded", metavar="SPEC",
+                     help="reference: directory, hub id or 'embedded' (default: %(default)s)")
+    run.add_argument("--data", default=None, metavar="PATH",
+                     help="CLINC150 oos-eval JSON (default: $ACCEL_CLINC_PATH, else the hub)")
+    run.add_argument("--threads", type=int, default=1, metavar="N",
+                     help="threads for every cell (default: %(default)s)")
+    run.add_argument("--baselines", default="baselines", metavar="DIR",
+                     help="baseline directory (default: %(default)s)")
+    run.add_argument("--json", default=None, metavar="PATH",
+                     help="write the measured cells and verdicts to this JSON file")
+    run.add_argument("--update-baselines", action="store_true",
+                     help="write baselines from this run instead of comparing (review the diff)")
+    run.set_defaults(handler=_run)
+    show = sub.add_parser("show", help="print every baseline file's headline numbers")
+    show.add_argument("--baselines", default="baselines", metavar="DIR",
+                      help="baseline directory (default: %(default)s)")
+    show.set_defaults(handler=_show)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``accel`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    passthrough: list[str] = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, passthrough = argv[:cut], argv[cut + 1 :]
+    args = build_parser().parse_args(argv)
+    if args.command == "run" and args.threads < 1:
+        build_parser().error(f"--threads must be >= 1, got {args.threads}")
+    return int(args.handler(args, passthrough))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,203 @@
+"""The technique x device matrix, independent of pytest: build, measure, cache results."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import datasets
+import torch
+
+from accel.bench import Accuracy, Speedup, TimingPlan, measure_accuracy, measure_speedup, size_mb
+from accel.data import LABEL, TEXT, intent_names, load_clinc
+from accel.machine import machine_record
+from accel.models import EMBEDDED, Classifier, load_classifier
+from accel.predictors import Predictor
+from accel.techniques import REFERENCE, TECHNIQUES, BuildContext
+
+LATENCY_QUERIES = 25  # fixed sample of test utterances cycled through by the latency blocks
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One technique on one device."""
+
+    technique: str
+    device: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.technique}/{self.device}"
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What a matrix run measures, and how."""
+
+    model: str = EMBEDDED
+    data_path: str | None = None
+    threads: int = 1
+    plan: TimingPlan = field(default_factory=TimingPlan)
+    batch_size: int = 64
+
+    def __post_init__(self) -> None:
+        if self.threads < 1:
+            raise ValueError(f"`threads` must be >= 1, got {self.threads}")
+        if self.batch_size < 1:
+            raise ValueError(f"`batch_size` must be >= 1, got {self.batch_size}")
+
+
+@dataclass(frozen=True)
+class CellResult:
+    """Everything measured for one cell, beside the reference on the same device."""
+
+    cell: Cell
+    accuracy: Accuracy
+    size_mb: float
+    timing: Speedup
+    build_seconds: float
+    reference_accuracy: Accuracy
+    reference_size_mb: float
+    machine: dict[str, Any]
+    model: dict[str, str]
+
+    def metrics(self) -> dict[str, float]:
+        """Gated metrics, flat (``latency_ms.p50`` style keys)."""
+        return {
+            "accuracy": self.accuracy.accuracy,
+            "accuracy_in_scope": self.accuracy.accuracy_in_scope,
+            "oos_recall": self.accuracy.oos_recall,
+            "size_mb": self.size_mb,
+            "speedup": self.timing.speedup,
+            "latency_ms.p50": self.timing.cell.p50,
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "cell": self.cell.id,
+            "metrics": self.metrics() | {"latency_ms": self.timing.cell.as_dict()},
+            "speedup_cv": self.timing.cv,
+            "round_speedups": list(self.timing.round_speedups),
+            "reference": {
+                "accuracy": self.reference_accuracy.accuracy,
+                "size_mb": self.reference_size_mb,
+                "latency_ms": self.timing.reference.as_dict(),
+            },
+            "build_seconds": self.build_seconds,
+            "machine": self.machine,
+            "model": self.model,
+        }
+
+
+def unavailable_reason(cell: Cell) -> str | None:
+    """Why ``cell`` cannot run on this machine, or None when it can."""
+    if cell.device == "cuda":
+        if not torch.cuda.is_available():
+            return "no CUDA GPU on this machine (torch.cuda.is_available() is False)"
+        if cell.technique.startswith("ort-"):
+            import onnxruntime
+
+            if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
+                return "onnxruntime has no CUDAExecutionProvider (install onnxruntime-gpu)"
+    return None
+
+
+def all_cells(techniques: list[str], devices: list[str]) -> list[Cell]:
+    """Every (technique, device) pair the registry supports, in registry order."""
+    return [
+        Cell(name, device)
+        for device in devices
+        for name in techniques
+        if device in TECHNIQUES[name].devices
+    ]
+
+
+class Matrix:
+    """Lazily loads the data and the reference, then measures cells once each."""
+
+    def __init__(self, config: RunConfig) -> None:
+        self.config = config
+        self._predictors: dict[str, Predictor] = {}
+        self._build_seconds: dict[str, float] = {}
+        self._reference_scores: dict[str, tuple[Accuracy, float]] = {}
+        self._results: dict[str, CellResult | BaseException] = {}
+
+    @cached_property
+    def data(self) -> datasets.DatasetDict:
+        return load_clinc(self.config.data_path)
+
+    @cached_property
+    def reference(self) -> Classifier:
+        torch.set_num_threads(self.config.threads)
+        return load_classifier(self.config.model, self.data)
+
+    @cached_property
+    def test_texts(self) -> list[str]:
+        return list(self.data["test"][TEXT])
+
+    @cached_property
+    def test_references(self) -> list[str]:
+        names = intent_names(self.data)
+        return [names[i] for i in self.data["test"][LABEL]]
+
+    @cached_property
+    def latency_queries(self) -> list[str]:
+        step = max(1, len(self.test_texts) // LATENCY_QUERIES)
+        return self.test_texts[::step][:LATENCY_QUERIES]
+
+    def predictor(self, cell: Cell) -> Predictor:
+        if cell.id not in self._predictors:
+            ctx = BuildContext(self.reference, self.data, cell.device, self.config.threads)
+            torch.set_num_threads(self.config.threads)
+            start = time.perf_counter()
+            self._predictors[cell.id] = TECHNIQUES[cell.technique].build(ctx)
+            self._build_seconds[cell.id] = time.perf_counter() - start
+        return self._predictors[cell.id]
+
+    def _score(self, cell: Cell) -> tuple[Accuracy, float]:
+        if cell.id not in self._reference_scores:
+            predictor = self.predictor(cell)
+            accuracy = measure_accuracy(
+                predictor, self.test_texts, self.test_references, self.config.batch_size
+            )
+            self._reference_scores[cell.id] = (accuracy, size_mb(predictor))
+        return self._reference_scores[cell.id]
+
+    def measure(self, cell: Cell) -> CellResult:
+        """Measure ``cell`` (once; later calls return the same result or raise the same error)."""
+        if cell.id not in self._results:
+            try:
+                self._results[cell.id] = self._measure(cell)
+            except BaseException as exc:
+                if not isinstance(exc, Exception):
+                    raise
+                self._results[cell.id] = exc
+        outcome = self._results[cell.id]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    def _measure(self, cell: Cell) -> CellResult:
+        reference_cell = Cell(REFERENCE, cell.device)
+        ref_accuracy, ref_size = self._score(reference_cell)
+        accuracy, size = self._score(cell)
+        timing = measure_speedup(
+            self.predictor(reference_cell), self.predictor(cell), self.latency_queries, self.config.plan
+        )
+        return CellResult(
+            cell=cell,
+            accuracy=accuracy,
+            size_mb=size,
+            timing=timing,
+            build_seconds=self._build_seconds[cell.id],
+            reference_accuracy=ref_accuracy,
+            reference_size_mb=ref_size,
+            machine=machine_record(cell.device, self.config.threads),
+            model={"checkpoint": self.config.model, "fingerprint": self.reference.fingerprint},
+        )
+
+    def results(self) -> list[CellResult]:
+        """The cells measured so far, successfully."""
+        return [r for r in self._results.values() if isinstance(r, CellResult)]

@@ -1,0 +1,1 @@
+"""Local ``evaluate`` metric modules (loadable offline by path)."""

@@ -1,0 +1,124 @@
+"""Predictors: text in, intent names out, plus the size of the serialized artifact."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import torch
+from transformers import PreTrainedTokenizerBase
+
+DEFAULT_MAX_LENGTH = 512
+
+
+@runtime_checkable
+class Predictor(Protocol):
+    """Anything that maps texts to intent names and knows its serialized size."""
+
+    name: str
+
+    def predict(self, texts: Sequence[str]) -> list[str]:
+        """Intent names for ``texts``, one per text, in order."""
+        ...
+
+    def size_bytes(self) -> int:
+        """Bytes of the serialized model artifact."""
+        ...
+
+
+def _max_length(tokenizer: PreTrainedTokenizerBase, positions: int) -> int:
+    limit = getattr(tokenizer, "model_max_length", DEFAULT_MAX_LENGTH) or DEFAULT_MAX_LENGTH
+    return int(min(limit, positions, DEFAULT_MAX_LENGTH))
+
+
+class TorchPredictor:
+    """A PyTorch sequence classifier (eager, quantized or compiled) on one device."""
+
+    def __init__(
+        self,
+        name: str,
+        model: torch.nn.Module,
+        tokenizer: PreTrainedTokenizerBase,
+        labels: Sequence[str],
+        device: str = "cpu",
+        max_positions: int = DEFAULT_MAX_LENGTH,
+    ) -> None:
+        self.name = name
+        self.model = model.eval().to(device)
+        self.tokenizer = tokenizer
+        self.labels = tuple(labels)
+        self.device = device
+        self.max_length = _max_length(tokenizer, max_positions)
+
+    def predict(self, texts: Sequence[str]) -> list[str]:
+        if not texts:
+            return []
+        batch = self.tokenizer(
+            list(texts),
+            padding=True,
+            truncation=True,
+            max_length=self.max_length,
+            return_tensors="pt",
+        ).to(self.device)
+        with torch.inference_mode():
+            logits = self.model(**batch).logits
+        return [self.labels[i] for i in logits.argmax(dim=-1).tolist()]
+
+    def size_bytes(self) -> int:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "state_dict.pt"
+            torch.save(self.model.state_dict(), path)
+            return path.stat().st_size
+
+
+class OrtPredictor:
+    """An ONNX model run by ONNX Runtime with a fixed thread count."""
+
+    def __init__(
+        self,
+        name: str,
+        onnx_path: Path,
+        tokenizer: PreTrainedTokenizerBase,
+        labels: Sequence[str],
+        threads: int,
+        providers: Sequence[str] = ("CPUExecutionProvider",),
+        max_positions: int = DEFAULT_MAX_LENGTH,
+    ) -> None:
+        import onnxruntime as ort
+
+        self.name = name
+        self.onnx_path = onnx_path
+        self.tokenizer = tokenizer
+        self.labels = tuple(labels)
+        self.max_length = _max_length(tokenizer, max_positions)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = ort.InferenceSession(str(onnx_path), options, providers=list(providers))
+        self.input_names = [i.name for i in self.session.get_inputs()]
+
+    def predict(self, texts: Sequence[str]) -> list[str]:
+        if not texts:
+            return []
+        encoded = self.tokenizer(
+            list(texts),
+            padding=True,
+            truncation=True,
+            max_length=self.max_length,
+            return_tensors="np",
+        )
+        feeds = {name: np.asarray(encoded[name], dtype=np.int64) for name in self.input_names}
+        (logits,) = self.session.run(None, feeds)
+        return [self.labels[i] for i in logits.argmax(axis=-1).tolist()]
+
+    def size_bytes(self) -> int:
+        folder = self.onnx_path.parent
+        return sum(
+            os.path.getsize(folder / f) for f in os.listdir(folder) if f.startswith(self.onnx_path.stem)
+        )

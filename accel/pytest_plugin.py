@@ -1,0 +1,317 @@
+"""The accel pytest plugin: options, the technique x device matrix, baselines, summary table.
+
+Loaded by the repository's ``conftest.py`` (``pytest_plugins = ["accel.pytest_plugin"]``).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from accel import __version__
+from accel.baselines import Baseline, BaselineError, Row, baseline_path, compare, format_rows
+from accel.baselines import read_baseline, render_baseline, write_baseline
+from accel.bench import TimingPlan
+from accel.cache import write_text_atomic
+from accel.data import CLINC_PATH_ENV
+from accel.machine import same_machine
+from accel.matrix import Cell, CellResult, Matrix, RunConfig, all_cells, unavailable_reason
+from accel.models import EMBEDDED
+from accel.report import Outcome, markdown_table, results_document, terminal_table
+from accel.techniques import DEVICES, TECHNIQUES
+
+PLUGIN_NAME = "accel_state"
+CELL_FIXTURE = "accel_cell"
+
+
+def _csv(value: str, valid: tuple[str, ...] | list[str], option: str) -> list[str]:
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    bad = [v for v in items if v not in valid]
+    if bad or not items:
+        raise pytest.UsageError(
+            f"{option}: unknown value(s) {', '.join(bad) or repr(value)}; valid: {', '.join(valid)}"
+        )
+    return items
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("accel", "accel: optimization regression matrix")
+    group.addoption(
+        "--accel-update-baselines",
+        action="store_true",
+        default=False,
+        help="Write baselines/<device>/<technique>.json from this run instead of comparing. "
+        "Review the git diff before committing.",
+    )
+    group.addoption(
+        "--accel-techniques",
+        metavar="NAMES",
+        default=",".join(TECHNIQUES),
+        help="Comma-separated techniques to run. Default: all (%(default)s).",
+    )
+    group.addoption(
+        "--accel-device",
+        metavar="DEVICES",
+        default=",".join(DEVICES),
+        help="Comma-separated devices to collect; cells on an absent device are skipped. "
+        "Default: %(default)s.",
+    )
+    group.addoption(
+        "--accel-model",
+        metavar="SPEC",
+        default=EMBEDDED,
+        help="Reference classifier: a directory, a hub id, or 'embedded' for the default "
+        "teacher trained from all-MiniLM-L6-v2. Default: %(default)s.",
+    )
+    group.addoption(
+        "--accel-data",
+        metavar="PATH",
+        default=None,
+        help=f"CLINC150 oos-eval JSON (data_oos_plus.json). Default: ${CLINC_PATH_ENV}, "
+        "else the hub dataset clinc_oos/plus.",
+    )
+    group.addoption(
+        "--accel-threads",
+        metavar="N",
+        type=int,
+        default=1,
+        help="Threads for every cell (PyTorch and ONNX Runtime alike). Default: %(default)s.",
+    )
+    group.addoption(
+        "--accel-rounds",
+        metavar="N",
+        type=int,
+        default=TimingPlan().rounds,
+        help="Interleaved timing rounds per cell (each: one block of reference calls and one "
+        f"of cell calls, {TimingPlan().block} calls a block). Default: %(default)s.",
+    )
+    group.addoption(
+        "--accel-baselines",
+        metavar="DIR",
+        default=None,
+        help="Directory of baseline files. Default: baselines/ under the rootdir.",
+    )
+    group.addoption(
+        "--accel-json",
+        metavar="PATH",
+        default=None,
+        help="Write every measured cell, its verdict and the run's settings to this JSON file.",
+    )
+
+
+@dataclass
+class AccelState:
+    """Typed plugin state, registered with the plugin manager."""
+
+    config: RunConfig
+    techniques: list[str]
+    devices: list[str]
+    baselines_dir: Path
+    update: bool
+    json_path: Path | None
+    matrix: Matrix
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    comparisons: dict[str, list[Row]] = field(default_factory=dict)
+
+    def record(self, cell: str, verdict: str, result: CellResult | None = None,
+               baseline: Baseline | None = None) -> None:
+        previous = self.outcomes.get(cell)
+        if previous and previous.verdict.startswith("FAIL") and not verdict.startswith("FAIL"):
+            verdict = previous.verdict  # keep the first failure visible
+        self.outcomes[cell] = Outcome(
+            cell, verdict, result or (previous.result if previous else None),
+            baseline or (previous.baseline if previous else None),
+        )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    opt = config.getoption
+    if opt("--accel-threads") < 1:
+        raise pytest.UsageError(f"--accel-threads must be >= 1, got {opt('--accel-threads')}")
+    if opt("--accel-rounds") < 2:
+        raise pytest.UsageError(f"--accel-rounds must be >= 2, got {opt('--accel-rounds')}")
+    run = RunConfig(
+        model=opt("--accel-model"),
+        data_path=opt("--accel-data"),
+        threads=opt("--accel-threads"),
+        plan=TimingPlan(rounds=opt("--accel-rounds")),
+    )
+    baselines = opt("--accel-baselines")
+    state = AccelState(
+        config=run,
+        techniques=_csv(opt("--accel-techniques"), list(TECHNIQUES), "--accel-techniques"),
+        devices=_csv(opt("--accel-device"), DEVICES, "--accel-device"),
+        baselines_dir=Path(baselines) if baselines else Path(config.rootpath) / "baselines",
+        update=opt("--accel-update-baselines"),
+        json_path=Path(opt("--accel-json")) if opt("--accel-json") else None,
+        matrix=Matrix(run),
+    )
+    config.pluginmanager.register(state, PLUGIN_NAME)
+    config.addinivalue_line("markers", "accel_matrix: a technique x device cell of the gate")
+
+
+def _state(config: pytest.Config) -> AccelState:
+    state = config.pluginmanager.get_plugin(PLUGIN_NAME)
+    assert isinstance(state, AccelState)
+    return state
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if CELL_FIXTURE not in metafunc.fixturenames:
+        return
+    state = _state(metafunc.config)
+    params = []
+    for cell in all_cells(state.techniques, state.devices):
+        reason = unavailable_reason(cell)
+        marks = [pytest.mark.accel_matrix] + ([pytest.mark.skip(reason=reason)] if reason else [])
+        params.append(pytest.param(cell, id=cell.id, marks=marks))
+    metafunc.parametrize(CELL_FIXTURE, params)
+
+
+@pytest.fixture(scope="session")
+def accel_state(request: pytest.FixtureRequest) -> AccelState:
+    """The session's matrix, options and outcomes."""
+    return _state(request.config)
+
+
+def check_contract(state: AccelState, cell: Cell) -> None:
+    """Measure ``cell`` and fail unless its technique's contract holds."""
+    try:
+        result = state.matrix.measure(cell)
+    except Exception:
+        state.record(cell.id, "ERROR")
+        raise
+    contract = TECHNIQUES[cell.technique].contract
+    broken = contract.violations(
+        accuracy=result.accuracy.accuracy,
+        ref_accuracy=result.reference_accuracy.accuracy,
+        size_mb=result.size_mb,
+        ref_size_mb=result.reference_size_mb,
+        speedup=result.timing.speedup,
+    )
+    if broken:
+        state.record(cell.id, "FAIL contract", result)
+        pytest.fail(
+            f"{cell.id} breaks its contract ({contract.describe()}):\n  - "
+            + "\n  - ".join(broken)
+            + f"\n(speedup per round: {', '.join(f'{s:.2f}' for s in result.timing.round_speedups)})",
+            pytrace=False,
+        )
+    state.record(cell.id, "pass")
+
+
+def check_baseline(state: AccelState, cell: Cell) -> None:
+    """Compare ``cell`` with its baseline file, or write the file in update mode."""
+    result = state.matrix.measure(cell)
+    path = baseline_path(state.baselines_dir, cell.id)
+    if state.update:
+        previous = _read_or_none(path)
+        write_baseline(
+            path,
+            render_baseline(
+                cell.id,
+                result.metrics(),
+                result.timing.cell.as_dict(),
+                result.model,
+                result.machine,
+                created=_dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
+                accel_version=__version__,
+                tolerances=previous.tolerances if previous else None,
+            ),
+        )
+        state.record(cell.id, "baseline written", result)
+        return
+    if not path.exists():
+        state.record(cell.id, "FAIL no baseline", result)
+        pytest.fail(
+            f"No baseline for {cell.id} at {path}. Create it with\n"
+            f"  pytest tests/test_matrix.py --accel-update-baselines "
+            f"--accel-techniques {cell.technique} --accel-device {cell.device}\n"
+            "then review and commit the new file.",
+            pytrace=False,
+        )
+    try:
+        baseline = read_baseline(path)
+    except BaselineError as exc:
+        state.record(cell.id, "FAIL bad baseline", result)
+        pytest.fail(str(exc), pytrace=False)
+    rows = compare(result.metrics(), baseline, same_machine(result.machine, baseline.machine))
+    state.comparisons[cell.id] = rows
+    worse = [r.metric for r in rows if r.verdict == "worse"]
+    notes = []
+    if baseline.model.get("fingerprint") != result.model["fingerprint"]:
+        notes.append("the model differs from the baseline's (fingerprint)")
+    if worse:
+        state.record(cell.id, f"FAIL {', '.join(worse)}", result, baseline)
+        pytest.fail(
+            f"{cell.id} regressed against {path}:\n{format_rows(rows)}\n"
+            + "".join(f"note: {n}\n" for n in notes)
+            + "If the change is intended, accept it with\n"
+            f"  pytest tests/test_matrix.py --accel-update-baselines "
+            f"--accel-techniques {cell.technique} --accel-device {cell.device}\n"
+            "and commit the reviewed diff of baselines/.",
+            pytrace=False,
+        )
+    better = [r.metric for r in rows if r.verdict == "better"]
+    state.record(cell.id, "pass" + (f" (better: {', '.join(better)})" if better else ""), result, baseline)
+
+
+def _read_or_none(path: Path) -> Baseline | None:
+    try:
+        return read_baseline(path)
+    except (FileNotFoundError, BaselineError):
+        return None
+
+
+def stale_baselines(state: AccelState) -> list[Path]:
+    """Baseline files for cells the registry no longer has."""
+    known = {c.id for c in all_cells(list(TECHNIQUES), list(DEVICES))}
+    if not state.baselines_dir.is_dir():
+        return []
+    return sorted(
+        p for p in state.baselines_dir.glob("*/*.json")
+        if f"{p.stem}/{p.parent.name}" not in known
+    )
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    state = _state(config)
+    if not state.outcomes:
+        return
+    outcomes = list(state.outcomes.values())
+    run = config.getoption
+    title = (
+        f"accel matrix: model={state.config.model}, threads={state.config.threads}, "
+        f"rounds={state.config.plan.rounds}x{state.config.plan.block} calls "
+        "(deltas against baselines/)"
+    )
+    terminalreporter.write_sep("=", "accel comparison table")
+    terminalreporter.write(terminal_table(outcomes, title))
+    for path in stale_baselines(state):
+        terminalreporter.write_line(f"stale baseline (no such cell): {path}")
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with open(summary, "a", encoding="utf-8") as fh:
+            fh.write(markdown_table(outcomes, title))
+    if state.json_path:
+        write_text_atomic(
+            state.json_path,
+            results_document(
+                outcomes,
+                {
+                    "model": state.config.model,
+                    "threads": state.config.threads,
+                    "rounds": state.config.plan.rounds,
+                    "block": state.config.plan.block,
+                    "techniques": run("--accel-techniques"),
+                    "devices": run("--accel-device"),
+                    "accel_version": __version__,
+                },
+            ),
+        )
+        terminalreporter.write_line(f"accel results written to {state.json_path}")

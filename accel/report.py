@@ -1,0 +1,89 @@
+"""The comparison table (terminal and Markdown) and the JSON results of a matrix run."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from accel.baselines import Baseline
+from accel.matrix import CellResult
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A cell's row in the table: its result (if any), baseline (if any) and verdict."""
+
+    cell: str
+    verdict: str
+    result: CellResult | None = None
+    baseline: Baseline | None = None
+
+
+COLUMNS = ("cell", "accuracy", "size MB", "p50 ms", "speedup", "verdict")
+
+
+def _with_delta(value: float, base: float | None, fmt: str, pct: bool = False) -> str:
+    text = format(value, fmt)
+    if base is None:
+        return text
+    if pct:
+        return f"{text} ({(value / base - 1) * 100:+.1f}%)" if base else text
+    return f"{text} ({value - base:+{fmt}})"
+
+
+def rows(outcomes: Sequence[Outcome]) -> list[tuple[str, ...]]:
+    """Table rows as strings: each metric with its delta against the baseline."""
+    out = []
+    for o in outcomes:
+        if o.result is None:
+            out.append((o.cell, "-", "-", "-", "-", o.verdict))
+            continue
+        m = o.result.metrics()
+        b = o.baseline.flat_metrics() if o.baseline else {}
+        out.append(
+            (
+                o.cell,
+                _with_delta(m["accuracy"], b.get("accuracy"), ".4f"),
+                _with_delta(m["size_mb"], b.get("size_mb"), ".1f", pct=True),
+                _with_delta(m["latency_ms.p50"], b.get("latency_ms.p50"), ".2f", pct=True),
+                _with_delta(m["speedup"], b.get("speedup"), ".2f", pct=True),
+                o.verdict,
+            )
+        )
+    return out
+
+
+def terminal_table(outcomes: Sequence[Outcome], title: str) -> str:
+    """The table as plain text for terminals and CI logs."""
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+    for column in COLUMNS:
+        table.add_column(column, justify="left" if column in ("cell", "verdict") else "right")
+    for row in rows(outcomes):
+        table.add_row(*row)
+    buffer = io.StringIO()
+    Console(file=buffer, width=160, force_terminal=False, color_system=None).print(table)
+    return buffer.getvalue()
+
+
+def markdown_table(outcomes: Sequence[Outcome], title: str) -> str:
+    """The table as GitHub-flavoured Markdown (for $GITHUB_STEP_SUMMARY)."""
+    lines = [f"### {title}", "", "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows(outcomes)]
+    return "\n".join(lines) + "\n"
+
+
+def results_document(outcomes: Sequence[Outcome], run: dict[str, Any]) -> str:
+    """The JSON written by ``--accel-json``."""
+    cells = [
+        {"cell": o.cell, "verdict": o.verdict}
+        | (o.result.as_dict() if o.result else {})
+        for o in outcomes
+    ]
+    return json.dumps({"run": run, "cells": cells}, indent=2, sort_keys=True) + "\n"

@@ -1,0 +1,83 @@
+"""Core types of the technique registry: build context, contracts, techniques."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import datasets
+
+from accel.cache import cached_dir, fingerprint
+from accel.models import Classifier
+from accel.predictors import Predictor
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """What a technique needs to build its predictor."""
+
+    reference: Classifier
+    data: datasets.DatasetDict
+    device: str
+    threads: int
+
+    def artifact(self, kind: str, recipe: dict[str, object], build: Callable[[Path], None]) -> Path:
+        """A cached artifact derived from the reference model and ``recipe``."""
+        key = fingerprint({"reference": self.reference.fingerprint, "recipe": recipe})
+        return cached_dir(kind, key, build)
+
+
+@dataclass(frozen=True)
+class Contract:
+    """Portable promises of a technique, relative to the reference measured in the same run."""
+
+    min_accuracy_ratio: float | None = None
+    max_size_ratio: float | None = None
+    min_speedup: float | None = None
+
+    def __post_init__(self) -> None:
+        for field in ("min_accuracy_ratio", "max_size_ratio", "min_speedup"):
+            value = getattr(self, field)
+            if value is not None and not value > 0:
+                raise ValueError(f"`{field}` must be > 0 or None, got {value}")
+
+    def violations(
+        self, accuracy: float, ref_accuracy: float, size_mb: float, ref_size_mb: float, speedup: float
+    ) -> list[str]:
+        """Human-readable descriptions of every broken promise (empty when all hold)."""
+        out: list[str] = []
+        if self.min_accuracy_ratio is not None and accuracy < self.min_accuracy_ratio * ref_accuracy:
+            out.append(
+                f"accuracy {accuracy:.4f} < {self.min_accuracy_ratio:g} x reference "
+                f"{ref_accuracy:.4f} = {self.min_accuracy_ratio * ref_accuracy:.4f}"
+            )
+        if self.max_size_ratio is not None and size_mb > self.max_size_ratio * ref_size_mb:
+            out.append(
+                f"size {size_mb:.2f} MB > {self.max_size_ratio:g} x reference "
+                f"{ref_size_mb:.2f} MB = {self.max_size_ratio * ref_size_mb:.2f} MB"
+            )
+        if self.min_speedup is not None and speedup < self.min_speedup:
+            out.append(f"speedup {speedup:.2f}x < {self.min_speedup:g}x over the reference")
+        return out
+
+    def describe(self) -> str:
+        parts = []
+        if self.min_accuracy_ratio is not None:
+            parts.append(f"accuracy >= {self.min_accuracy_ratio:g}x ref")
+        if self.max_size_ratio is not None:
+            parts.append(f"size <= {self.max_size_ratio:g}x ref")
+        if self.min_speedup is not None:
+            parts.append(f"speedup >= {self.min_speedup:g}x")
+        return ", ".join(parts) or "none (the reference)"
+
+
+@dataclass(frozen=True)
+class Technique:
+    """One registry entry: how to build a predictor, where it runs, what it promises."""
+
+    name: str
+    description: str
+    build: Callable[[BuildContext], Predictor]
+    devices: frozenset[str]
+    contract: Contract

@@ -1,0 +1,131 @@
+"""ONNX Runtime techniques: export, BERT graph fusions, and dynamic int8 quantization."""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+from pathlib import Path
+
+import torch
+
+from accel.predictors import OrtPredictor, Predictor
+from accel.techniques.base import BuildContext
+
+OPSET = 17
+MODEL_FILE = "model.onnx"
+
+
+def export_onnx(model: torch.nn.Module, tokenizer: object, out: Path) -> Path:
+    """Export a sequence classifier to ONNX with dynamic batch and sequence axes."""
+    sample = tokenizer(["accel export sample", "a second, longer sample text"], padding=True, return_tensors="pt")  # type: ignore[operator]
+    names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in sample]
+    model = model.eval().cpu()
+
+    class _Logits(torch.nn.Module):
+        def __init__(self, inner: torch.nn.Module) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+            return self.inner(**dict(zip(names, inputs))).logits
+
+    path = out / MODEL_FILE
+    axes = {n: {0: "batch", 1: "sequence"} for n in names} | {"logits": {0: "batch"}}
+    with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            _Logits(model),
+            tuple(sample[n] for n in names),
+            str(path),
+            input_names=names,
+            output_names=["logits"],
+            dynamic_axes=axes,
+            opset_version=OPSET,
+            dynamo=False,
+        )
+    return path
+
+
+def optimize_bert(source: Path, out: Path, num_heads: int, hidden_size: int) -> Path:
+    """Apply ONNX Runtime's BERT fusions (attention, layer norm, GELU) offline."""
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    optimized = optimize_model(
+        str(source), model_type="bert", num_heads=num_heads, hidden_size=hidden_size, opt_level=1
+    )
+    path = out / MODEL_FILE
+    optimized.save_model_to_file(str(path))
+    return path
+
+
+def quantize_int8(source: Path, out: Path) -> Path:
+    """Dynamic int8 quantization of the weights (MatMul, Attention, Gather) of a fused graph."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    path = out / MODEL_FILE
+    quantize_dynamic(
+        source,
+        path,
+        weight_type=QuantType.QInt8,
+        # needed for graphs with ORT contrib ops, whose output types the quantizer can't infer
+        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+    )
+    return path
+
+
+def _fused_graph(ctx: BuildContext) -> Path:
+    config = ctx.reference.model.config
+
+    def build(out: Path) -> None:
+        raw = out / "raw"
+        raw.mkdir()
+        export_onnx(ctx.reference.model, ctx.reference.tokenizer, raw)
+        optimize_bert(raw / MODEL_FILE, out, config.num_attention_heads, config.hidden_size)
+        shutil.rmtree(raw)
+
+    recipe = {"stage": "ort-fused", "opset": OPSET, "torch": torch.__version__, "ort": _ort_version()}
+    return ctx.artifact("onnx", recipe, build) / MODEL_FILE
+
+
+def _quantized_graph(ctx: BuildContext) -> Path:
+    fused = _fused_graph(ctx)
+
+    def build(out: Path) -> None:
+        quantize_int8(fused, out)
+
+    recipe = {"stage": "ort-int8", "source": str(fused), "ort": _ort_version()}
+    return ctx.artifact("onnx", recipe, build) / MODEL_FILE
+
+
+def _ort_version() -> str:
+    import onnxruntime
+
+    return str(onnxruntime.__version__)
+
+
+def _providers(device: str) -> tuple[str, ...]:
+    return ("CUDAExecutionProvider",) if device == "cuda" else ("CPUExecutionProvider",)
+
+
+def _predictor(name: str, path: Path, ctx: BuildContext) -> Predictor:
+    ref = ctx.reference
+    return OrtPredictor(
+        name,
+        path,
+        ref.tokenizer,
+        ref.labels,
+        threads=ctx.threads,
+        providers=_providers(ctx.device),
+        max_positions=ref.model.config.max_position_embeddings,
+    )
+
+
+def build_ort_fp32(ctx: BuildContext) -> Predictor:
+    """The reference exported to ONNX with ONNX Runtime's BERT fusions, fp32."""
+    return _predictor("ort-fp32", _fused_graph(ctx), ctx)
+
+
+def build_ort_int8(ctx: BuildContext) -> Predictor:
+    """The fused graph with int8 dynamic quantization."""
+    return _predictor("ort-int8", _quantized_graph(ctx), ctx)

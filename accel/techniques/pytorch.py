@@ -1,0 +1,44 @@
+"""PyTorch techniques: the fp32 reference and dynamic int8 quantization of Linear layers."""
+
+from __future__ import annotations
+
+import copy
+import warnings
+
+import torch
+
+from accel.predictors import Predictor, TorchPredictor
+from accel.techniques.base import BuildContext
+
+
+def build_fp32(ctx: BuildContext) -> Predictor:
+    """The reference model, eager PyTorch fp32."""
+    ref = ctx.reference
+    return TorchPredictor(
+        "fp32",
+        ref.model,
+        ref.tokenizer,
+        ref.labels,
+        device=ctx.device,
+        max_positions=ref.model.config.max_position_embeddings,
+    )
+
+
+def build_torch_int8(ctx: BuildContext) -> Predictor:
+    """Dynamic quantization of every ``nn.Linear`` to int8 (activations quantized per call)."""
+    ref = ctx.reference
+    with warnings.catch_warnings():
+        # torch.ao.quantization announces its move to torchao; the API still works.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        model = torch.ao.quantization.quantize_dynamic(
+            copy.deepcopy(ref.model).cpu(), {torch.nn.Linear}, dtype=torch.qint8
+        )
+    return TorchPredictor(
+        "torch-int8",
+        model,
+        ref.tokenizer,
+        ref.labels,
+        device="cpu",
+        max_positions=ref.model.config.max_position_embeddings,
+    )

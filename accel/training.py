@@ -1,0 +1,120 @@
+"""A small, seeded fine-tuning loop for sequence classifiers (CPU-friendly, with progress)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+from transformers import PreTrainedModel, PreTrainedTokenizerBase, get_linear_schedule_with_warmup
+
+# loss(student_logits, labels, batch_indices) -> scalar tensor
+LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyperparameters of one fine-tuning run."""
+
+    epochs: int = 3
+    batch_size: int = 32
+    learning_rate: float = 1e-4
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.0
+    max_length: int = 64
+    seed: int = 42
+    threads: int = 2
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise ValueError(f"`epochs` must be >= 1, got {self.epochs}")
+        if self.batch_size < 1:
+            raise ValueError(f"`batch_size` must be >= 1, got {self.batch_size}")
+        if not 0 < self.learning_rate < 1:
+            raise ValueError(f"`learning_rate` must be in (0, 1), got {self.learning_rate}")
+        if not 0 <= self.warmup_ratio < 1:
+            raise ValueError(f"`warmup_ratio` must be in [0, 1), got {self.warmup_ratio}")
+        if self.max_length < 8:
+            raise ValueError(f"`max_length` must be >= 8, got {self.max_length}")
+        if self.threads < 1:
+            raise ValueError(f"`threads` must be >= 1, got {self.threads}")
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def cross_entropy_loss(logits: torch.Tensor, labels: torch.Tensor, _: torch.Tensor) -> torch.Tensor:
+    """Plain cross-entropy on the labels (the default loss)."""
+    return torch.nn.functional.cross_entropy(logits, labels)
+
+
+def fine_tune(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    texts: Sequence[str],
+    labels: Sequence[int],
+    config: TrainConfig,
+    loss_fn: LossFn = cross_entropy_loss,
+    desc: str = "fine-tuning",
+) -> list[float]:
+    """Train ``model`` in place with AdamW and linear decay; return the mean loss per epoch."""
+    seed_everything(config.seed)
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(config.threads)
+    encoded = tokenizer(list(texts), truncation=True, max_length=config.max_length)
+    label_tensor = torch.tensor(list(labels), dtype=torch.long)
+    n = len(label_tensor)
+    steps_per_epoch = (n + config.batch_size - 1) // config.batch_size
+    total = steps_per_epoch * config.epochs
+    no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight")
+    groups = [
+        {
+            "params": [p for name, p in model.named_parameters() if not name.endswith(no_decay)],
+            "weight_decay": config.weight_decay,
+        },
+        {
+            "params": [p for name, p in model.named_parameters() if name.endswith(no_decay)],
+            "weight_decay": 0.0,
+        },
+    ]
+    optimizer = torch.optim.AdamW(groups, lr=config.learning_rate)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * total), total)
+    generator = torch.Generator().manual_seed(config.seed)
+    model.train()
+    epoch_losses: list[float] = []
+    try:
+        with tqdm(total=total, desc=desc, unit="step", mininterval=5.0) as bar:
+            for epoch in range(config.epochs):
+                order = torch.randperm(n, generator=generator)
+                running = 0.0
+                for step in range(steps_per_epoch):
+                    idx = order[step * config.batch_size : (step + 1) * config.batch_size]
+                    batch = tokenizer.pad(
+                        {k: [encoded[k][i] for i in idx.tolist()] for k in encoded.keys()},
+                        return_tensors="pt",
+                    )
+                    logits = model(**batch).logits
+                    loss = loss_fn(logits, label_tensor[idx], idx)
+                    loss.backward()
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                    optimizer.step()
+                    scheduler.step()
+                    optimizer.zero_grad(set_to_none=True)
+                    running += loss.item()
+                    bar.update(1)
+                    bar.set_postfix(epoch=epoch + 1, loss=f"{running / (step + 1):.4f}")
+                epoch_losses.append(running / steps_per_epoch)
+    finally:
+        model.eval()
+        torch.set_num_threads(previous_threads)
+    return epoch_losses

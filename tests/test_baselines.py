@@ -1,0 +1,156 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from accel.baselines import (
+    DIRECTIONS,
+    HIGHER,
+    BaselineError,
+    Tolerance,
+    baseline_path,
+    compare,
+    decide,
+    format_rows,
+    read_baseline,
+    render_baseline,
+    write_baseline,
+)
+
+unit = st.floats(0, 1, allow_nan=False)
+positive = st.floats(0.01, 1e4, allow_nan=False)
+METRICS = {
+    "accuracy": 0.8756,
+    "accuracy_in_scope": 0.96,
+    "oos_recall": 0.41,
+    "size_mb": 22.0,
+    "speedup": 6.1,
+}
+LATENCY = {"p50": 1.65, "p90": 1.95, "p99": 2.5, "mean": 1.7, "std": 0.1}
+
+
+def _write(tmp_path: Path, metrics: dict[str, float] = METRICS, **kw: object) -> Path:
+    path = baseline_path(tmp_path, "ort-int8/cpu")
+    write_baseline(
+        path,
+        render_baseline(
+            "ort-int8/cpu", metrics, LATENCY, {"checkpoint": "embedded", "fingerprint": "sha256:x"},
+            {"cpu": "EPYC", "threads": 1, "device": "cpu", "gpu": None}, "2026-11-24T00:00:00+00:00",
+            "0.1.0", **kw,  # type: ignore[arg-type]
+        ),
+    )
+    return path
+
+
+@given(
+    accuracy=unit, in_scope=unit, oos=unit, size=positive, speedup=positive,
+    p50=positive,
+)
+def test_round_trip(tmp_path_factory: pytest.TempPathFactory, accuracy: float, in_scope: float,
+                    oos: float, size: float, speedup: float, p50: float) -> None:
+    metrics = {"accuracy": accuracy, "accuracy_in_scope": in_scope, "oos_recall": oos,
+               "size_mb": size, "speedup": speedup}
+    path = _write(tmp_path_factory.mktemp("b"), metrics)
+    baseline = read_baseline(path)
+    for key, value in metrics.items():
+        assert baseline.metrics[key] == pytest.approx(value, abs=5e-5)
+    text = path.read_text()
+    assert text == render_baseline(
+        baseline.cell, baseline.metrics, baseline.latency_ms, baseline.model, baseline.machine,
+        baseline.raw["created"], baseline.raw["accel_version"], baseline.tolerances,
+    ), "re-rendering a parsed file must reproduce it byte for byte"
+
+
+def test_layout_and_format(tmp_path: Path) -> None:
+    path = _write(tmp_path)
+    assert path == tmp_path / "cpu" / "ort-int8.json"
+    doc = json.loads(path.read_text())
+    assert list(doc) == sorted(doc) and doc["schema_version"] == 1
+    assert doc["tolerances"]["accuracy"] == {"abs": 0.005}
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (lambda d: d["metrics"].pop("accuracy"), "metrics.accuracy"),
+        (lambda d: d["metrics"].__setitem__("size_mb", "big"), "metrics.size_mb"),
+        (lambda d: d["metrics"]["latency_ms"].pop("p90"), "metrics.latency_ms.p90"),
+        (lambda d: d.pop("tolerances"), "tolerances"),
+        (lambda d: d["tolerances"].__setitem__("speedup", {"pct": 3}), "tolerances.speedup"),
+        (lambda d: d["tolerances"].__setitem__("bogus", {"abs": 1}), "tolerances.bogus"),
+        (lambda d: d.__setitem__("schema_version", 7), "schema_version"),
+    ],
+)
+def test_incomplete_file_names_file_and_field(tmp_path: Path, mutate, field: str) -> None:  # type: ignore[no-untyped-def]
+    path = _write(tmp_path)
+    doc = json.loads(path.read_text())
+    mutate(doc)
+    path.write_text(json.dumps(doc))
+    with pytest.raises(BaselineError) as err:
+        read_baseline(path)
+    assert str(path) in str(err.value) and field in str(err.value)
+    assert "--accel-update-baselines" in str(err.value)
+
+
+def test_corrupt_json(tmp_path: Path) -> None:
+    path = _write(tmp_path)
+    path.write_text("{ half a file")
+    with pytest.raises(BaselineError, match="not valid JSON"):
+        read_baseline(path)
+
+
+def test_unchanged_metrics_pass_and_regressions_fail(tmp_path: Path) -> None:
+    baseline = read_baseline(_write(tmp_path))
+    same = METRICS | {"latency_ms.p50": LATENCY["p50"]}
+    assert {r.verdict for r in compare(same, baseline, machine_matches=True)} == {"ok"}
+    rows = compare(same | {"accuracy": 0.86, "size_mb": 30.0}, baseline, machine_matches=True)
+    verdicts = {r.metric: r.verdict for r in rows}
+    assert verdicts["accuracy"] == "worse" and verdicts["size_mb"] == "worse"
+    assert "accuracy" in format_rows(rows) and "tolerance" in format_rows(rows)
+
+
+def test_raw_latency_compared_only_on_the_same_machine(tmp_path: Path) -> None:
+    baseline = read_baseline(_write(tmp_path))
+    slow = METRICS | {"latency_ms.p50": 10 * LATENCY["p50"]}
+    by_metric = {r.metric: r for r in compare(slow, baseline, machine_matches=False)}
+    assert by_metric["latency_ms.p50"].verdict == "skipped"
+    by_metric = {r.metric: r for r in compare(slow, baseline, machine_matches=True)}
+    assert by_metric["latency_ms.p50"].verdict == "worse"
+
+
+RANK = {"worse": 0, "ok": 1, "better": 2}
+
+
+@given(
+    metric=st.sampled_from(sorted(DIRECTIONS)),
+    baseline=positive,
+    obtained=positive,
+    step=st.floats(0, 1e3, allow_nan=False),
+    abs_tol=st.floats(0, 1, allow_nan=False),
+    rel_tol=st.floats(0, 1, allow_nan=False),
+)
+def test_decision_is_monotone(metric: str, baseline: float, obtained: float, step: float,
+                              abs_tol: float, rel_tol: float) -> None:
+    """Improving a metric never turns its verdict worse."""
+    tol = Tolerance(abs=abs_tol, rel=rel_tol)
+    direction = DIRECTIONS[metric]
+    improved = obtained + step if direction == HIGHER else max(obtained - step, 0.0)
+    assert RANK[decide(direction, improved, baseline, tol)] >= RANK[
+        decide(direction, obtained, baseline, tol)
+    ]
+
+
+@given(baseline=positive, abs_tol=st.floats(0, 1), rel_tol=st.floats(0, 1))
+def test_equal_values_always_pass(baseline: float, abs_tol: float, rel_tol: float) -> None:
+    for direction in set(DIRECTIONS.values()):
+        assert decide(direction, baseline, baseline, Tolerance(abs_tol, rel_tol)) == "ok"
+
+
+def test_update_keeps_reviewed_tolerances(tmp_path: Path) -> None:
+    custom = {"speedup": Tolerance(rel=0.4)}
+    baseline = read_baseline(_write(tmp_path, tolerances=custom))
+    assert baseline.tolerances == custom

@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from accel import bench
+from accel.bench import Latency, TimingPlan, measure_speedup, predict_all, score
+
+
+class FakeClock:
+    """A timer that advances only when a fake predictor 'works'."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class CostPredictor:
+    def __init__(self, name: str, cost: float, clock: FakeClock, log: list[str]) -> None:
+        self.name, self.cost, self.clock, self.log = name, cost, clock, log
+
+    def predict(self, texts: Sequence[str]) -> list[str]:
+        self.clock.now += self.cost
+        self.log.append(self.name)
+        return ["oos"] * len(texts)
+
+    def size_bytes(self) -> int:
+        return 1
+
+
+def test_speedup_is_ratio_of_medians_in_abba_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock, log = FakeClock(), []
+    monkeypatch.setattr(bench, "default_timer", clock)
+    ref = CostPredictor("ref", 0.008, clock, log)
+    cell = CostPredictor("cell", 0.001, clock, log)
+    plan = TimingPlan(warmup=3, rounds=4, block=5)
+    result = measure_speedup(ref, cell, ["q1", "q2"], plan)
+    assert result.speedup == pytest.approx(8.0)
+    assert result.cell.count == result.reference.count == 20
+    assert result.cell.p50 == pytest.approx(1.0) and result.reference.p50 == pytest.approx(8.0)
+    assert result.round_speedups == pytest.approx((8.0,) * 4) and result.cv == pytest.approx(0)
+    timed = log[6:]  # after warm-up
+    blocks = [timed[i][0] for i in range(0, len(timed), 5)]
+    assert blocks == ["r", "c", "c", "r", "r", "c", "c", "r"]  # ABBA: order effects cancel
+
+
+@given(st.lists(st.floats(1e-6, 10, allow_nan=False), min_size=1, max_size=200))
+def test_latency_statistics(values: list[float]) -> None:
+    lat = Latency.from_values(values)
+    arr = np.asarray(values) * 1e3
+    assert lat.count == len(values)
+    assert lat.p50 == pytest.approx(np.median(arr))
+    assert lat.p90 == pytest.approx(np.percentile(arr, 90))
+    assert lat.mean == pytest.approx(arr.mean())
+    assert lat.p50 <= lat.p90 * (1 + 1e-9) <= lat.p99 * (1 + 1e-9) + 1e-9
+
+
+def test_latency_needs_values() -> None:
+    with pytest.raises(ValueError, match="seconds"):
+        Latency.from_values([])
+
+
+def test_timing_plan_validates() -> None:
+    with pytest.raises(ValueError, match="`rounds` must be >= 1"):
+        TimingPlan(rounds=0)
+
+
+def test_score_splits_in_scope_and_oos() -> None:
+    refs = ["a", "a", "b", "oos", "oos"]
+    preds = ["a", "b", "b", "oos", "a"]
+    acc = score(preds, refs)
+    assert acc.accuracy == pytest.approx(3 / 5)
+    assert acc.accuracy_in_scope == pytest.approx(2 / 3)
+    assert acc.oos_recall == pytest.approx(1 / 2)
+    assert acc.n == 5
+
+
+def test_predict_all_scores_every_example_in_order() -> None:
+    class Echo:
+        name = "echo"
+        calls: list[int] = []
+
+        def predict(self, texts: Sequence[str]) -> list[str]:
+            self.calls.append(len(texts))
+            return [t.upper() for t in texts]
+
+        def size_bytes(self) -> int:
+            return 0
+
+    texts = [f"text {'x' * (i % 7)} {i}" for i in range(103)]
+    echo = Echo()
+    assert predict_all(echo, texts, batch_size=10) == [t.upper() for t in texts]
+    assert sum(echo.calls) == 103 and max(echo.calls) == 10

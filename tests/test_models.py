@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from accel.data import load_clinc
+from accel.models import Classifier, ModelError, load_classifier, teacher_key
+from accel.training import TrainConfig
+from tests.conftest import write_oos_eval
+
+
+@pytest.fixture()
+def small_data(tmp_path: Path):  # type: ignore[no-untyped-def]
+    return load_clinc(write_oos_eval(tmp_path / "d.json"))
+
+
+def test_checkpoint_with_unknown_labels_is_rejected(tiny_classifier: Classifier, tmp_path: Path,
+                                                    small_data) -> None:  # type: ignore[no-untyped-def]
+    tiny_classifier.model.save_pretrained(tmp_path / "ckpt")
+    tiny_classifier.tokenizer.save_pretrained(tmp_path / "ckpt")
+    with pytest.raises(ModelError) as err:
+        load_classifier(str(tmp_path / "ckpt"), small_data)
+    assert "timer" in str(err.value)  # the tiny model's label absent from the data
+
+
+def test_checkpoint_with_known_labels_loads(tiny_classifier: Classifier, tmp_path: Path) -> None:
+    tiny_classifier.model.save_pretrained(tmp_path / "ckpt")
+    tiny_classifier.tokenizer.save_pretrained(tmp_path / "ckpt")
+    path = write_oos_eval(tmp_path / "d.json")
+    doc = json.loads(path.read_text())
+    doc["test"].append(["set a timer", "timer"])  # every tiny label is now a known intent
+    path.write_text(json.dumps(doc))
+    loaded = load_classifier(str(tmp_path / "ckpt"), load_clinc(path))
+    assert loaded.labels == tiny_classifier.labels
+    assert loaded.fingerprint == tiny_classifier.fingerprint
+
+
+def test_missing_checkpoint_is_a_clear_error(small_data, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ModelError, match="Could not load the classifier"):
+        load_classifier(str(tmp_path / "nowhere"), small_data)
+
+
+def test_teacher_key_depends_on_data(tmp_path: Path, small_data) -> None:  # type: ignore[no-untyped-def]
+    other = load_clinc(write_oos_eval(tmp_path / "other.json", per_intent=3))
+    assert teacher_key(small_data) == teacher_key(small_data) != teacher_key(other)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [({"epochs": 0}, "epochs"), ({"learning_rate": 2.0}, "learning_rate"), ({"threads": 0}, "threads")],
+)
+def test_train_config_validates(kwargs: dict[str, float], field: str) -> None:
+    with pytest.raises(ValueError, match=f"`{field}`"):
+        TrainConfig(**kwargs)  # type: ignore[arg-type]

@@ -1,0 +1,127 @@
+"""The plugin's options, parametrization and baseline flow, on synthetic measurements."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+pytest_plugins = ["pytester"]
+
+# A conftest for the inner runs: the real plugin, with Matrix.measure replaced by a synthetic
+# result whose accuracy/speedup come from environment variables.
+INNER_CONFTEST = '''
+import os
+from accel import matrix
+from accel.bench import Accuracy, Latency, Speedup
+
+pytest_plugins = ["accel.pytest_plugin"]
+
+
+def fake_measure(self, cell):
+    acc = float(os.environ.get("FAKE_ACCURACY", "0.87"))
+    speedup = float(os.environ.get("FAKE_SPEEDUP", "8.0"))
+    ref = Latency.from_values([0.008] * 10)
+    lat = Latency.from_values([0.008 / speedup] * 10)
+    return matrix.CellResult(
+        cell=cell, accuracy=Accuracy(acc, acc, 0.5, 5500), size_mb=20.0,
+        timing=Speedup(lat, ref, speedup, (speedup,) * 10), build_seconds=0.1,
+        reference_accuracy=Accuracy(0.87, 0.96, 0.5, 5500), reference_size_mb=90.0,
+        machine={"cpu": "fake", "threads": 1, "device": cell.device, "gpu": None},
+        model={"checkpoint": "fake", "fingerprint": "sha256:fake"},
+    )
+
+
+matrix.Matrix.measure = fake_measure
+'''
+INNER_TEST = "from accel.gate import test_baseline, test_contract  # noqa: F401\n"
+ARGS = ("--accel-techniques=ort-int8", "--accel-device=cpu", "-p", "no:cacheprovider")
+
+
+@pytest.fixture()
+def inner(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makeconftest(INNER_CONFTEST)
+    pytester.makepyfile(test_gate=INNER_TEST)
+    return pytester
+
+
+def test_bad_option_values_list_the_valid_ones(inner: pytest.Pytester) -> None:
+    result = inner.runpytest("--accel-techniques=ort-int4")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--accel-techniques: unknown value(s) ort-int4; valid: fp32,*ort-int8*"])
+    result = inner.runpytest("--accel-threads=0")
+    result.stderr.fnmatch_lines(["*--accel-threads must be >= 1, got 0*"])
+
+
+def test_help_lists_every_option(inner: pytest.Pytester) -> None:
+    out = inner.runpytest("--help").stdout.str()
+    for option in ("--accel-update-baselines", "--accel-techniques=NAMES", "--accel-device=DEVICES",
+                   "--accel-model=SPEC", "--accel-threads=N", "--accel-json=PATH", "--accel-data=PATH"):
+        assert option in out
+
+
+def test_cells_are_technique_by_device(inner: pytest.Pytester) -> None:
+    result = inner.runpytest("--co", "-q", "-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(
+        ["*test_contract?fp32/cpu?*", "*test_contract?ort-int8/cpu?*", "*test_contract?fp32/cuda?*"]
+    )
+    assert "torch-int8/cuda" not in result.stdout.str()  # not a cuda technique
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_cuda_cells_skip_with_a_reason(inner: pytest.Pytester) -> None:
+    result = inner.runpytest("--accel-device=cuda", "-rs", "-p", "no:cacheprovider")
+    result.assert_outcomes(skipped=4)
+    result.stdout.fnmatch_lines(["*no CUDA GPU on this machine*"])
+
+
+def test_baseline_lifecycle(inner: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    # 1. no baseline: the cell fails and says how to create it
+    result = inner.runpytest(*ARGS)
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*No baseline for ort-int8/cpu*", "*--accel-update-baselines*"])
+    # 2. explicit update writes it
+    result = inner.runpytest(*ARGS, "--accel-update-baselines")
+    result.assert_outcomes(passed=2)
+    path = inner.path / "baselines" / "cpu" / "ort-int8.json"
+    assert json.loads(path.read_text())["metrics"]["speedup"] == 8.0
+    # 3. unchanged: green, and nothing is rewritten
+    before = path.read_text()
+    result = inner.runpytest(*ARGS, f"--accel-json={inner.path / 'out.json'}")
+    result.assert_outcomes(passed=2)
+    assert path.read_text() == before
+    result.stdout.fnmatch_lines(["*accel comparison table*", "*ort-int8/cpu*pass*"])
+    assert json.loads((inner.path / "out.json").read_text())["cells"][0]["verdict"] == "pass"
+    # 4. a real slowdown fails with the metric table and how to accept it
+    monkeypatch.setenv("FAKE_SPEEDUP", "5.0")
+    result = inner.runpytest(*ARGS)
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        ["*metric*obtained*baseline*diff*tolerance*", "*speedup*5.0000*8.0000*-3.0000*worse*"]
+    )
+    assert path.read_text() == before
+    # 5. an accuracy drop below the contract fails the contract test too
+    monkeypatch.setenv("FAKE_ACCURACY", "0.80")
+    result = inner.runpytest(*ARGS)
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["*breaks its contract*", "*accuracy 0.8000 < 0.99 x reference*"])
+
+
+def test_corrupt_baseline_names_file_and_field(inner: pytest.Pytester) -> None:
+    inner.runpytest(*ARGS, "--accel-update-baselines").assert_outcomes(passed=2)
+    path = inner.path / "baselines" / "cpu" / "ort-int8.json"
+    doc = json.loads(path.read_text())
+    del doc["metrics"]["oos_recall"]
+    path.write_text(json.dumps(doc))
+    result = inner.runpytest(*ARGS)
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines([f"*{path}: missing field metrics.oos_recall*"])
+
+
+def test_step_summary_gets_markdown(inner: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    summary = inner.path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    inner.runpytest(*ARGS, "--accel-update-baselines")
+    text = summary.read_text()
+    assert "| cell | accuracy |" in text and "| ort-int8/cpu |" in text

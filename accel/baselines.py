@@ -66,7 +66,9 @@ class Tolerance:
         return max(self.abs, self.rel * abs(baseline))
 
     def describe(self) -> str:
-        parts = ([f"±{self.abs:g}"] if self.abs else []) + ([f"±{self.rel:.0%}"] if self.rel else [])
+        parts = ([f"±{self.abs:g}"] if self.abs else []) + (
+            [f"±{self.rel:.0%}"] if self.rel else []
+        )
         return " or ".join(parts) or "exact"
 
 
@@ -121,9 +123,7 @@ def decide(direction: str, obtained: float, baseline: float, tol: Tolerance) -> 
     return "ok"
 
 
-def compare(
-    obtained: Mapping[str, float], baseline: Baseline, machine_matches: bool
-) -> list[Row]:
+def compare(obtained: Mapping[str, float], baseline: Baseline, machine_matches: bool) -> list[Row]:
     """Rows for every gated metric present in both ``obtained`` and the baseline."""
     base = baseline.flat_metrics()
     rows = []
@@ -137,7 +137,13 @@ def compare(
             )
             continue
         rows.append(
-            Row(metric, obtained[metric], base[metric], tol, decide(direction, obtained[metric], base[metric], tol))
+            Row(
+                metric,
+                obtained[metric],
+                base[metric],
+                tol,
+                decide(direction, obtained[metric], base[metric], tol),
+            )
         )
     return rows
 
@@ -158,7 +164,8 @@ def format_rows(rows: list[Row]) -> str:
     ]
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     return "\n".join(
-        " | ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip() for line in lines
+        " | ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
+        for line in lines
     )
 
 
@@ -176,7 +183,7 @@ def _mapping(path: Path, data: Mapping[str, Any], key: str) -> Mapping[str, Any]
         raise BaselineError(f"{path}: missing field {key}")
     if not isinstance(data[key], dict):
         raise BaselineError(f"{path}: field {key} must be an object, got {data[key]!r}")
-    return data[key]  # type: ignore[no-any-return]
+    return data[key]
 
 
 def read_baseline(path: Path) -> Baseline:
@@ -254,7 +261,8 @@ def render_baseline(
         "model": dict(model),
         "metrics": {k: metrics[k] for k in REQUIRED_METRICS} | {"latency_ms": dict(latency_ms)},
         "tolerances": {
-            k: {name: v for name, v in (("abs", t.abs), ("rel", t.rel)) if v} for k, t in tol.items()
+            k: {name: v for name, v in (("abs", t.abs), ("rel", t.rel)) if v}
+            for k, t in tol.items()
         },
         "machine": dict(machine),
         "created": created,

@@ -115,9 +115,7 @@ def _intent_metric() -> Any:
 def score(predictions: Sequence[str], references: Sequence[str]) -> Accuracy:
     """Accuracy, in-scope accuracy and out-of-scope recall, through ``evaluate``."""
     if len(predictions) != len(references):
-        raise ValueError(
-            f"{len(predictions)} predictions for {len(references)} references"
-        )
+        raise ValueError(f"{len(predictions)} predictions for {len(references)} references")
     result = _intent_metric().compute(
         predictions=list(predictions), references=list(references), oos_label=OOS
     )
@@ -141,7 +139,7 @@ def predict_all(
         range(0, len(order), batch_size), desc=desc, unit="batch", mininterval=5.0, leave=False
     ):
         idx = order[start : start + batch_size]
-        for i, label in zip(idx, predictor.predict([texts[i] for i in idx])):
+        for i, label in zip(idx, predictor.predict([texts[i] for i in idx]), strict=True):
             out[i] = label
     return out
 

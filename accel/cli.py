@@ -61,26 +61,62 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the technique x device matrix (pytest) and print the comparison table",
         description="Run the gate. Arguments after `--` go to pytest unchanged.",
     )
-    run.add_argument("--techniques", default=",".join(TECHNIQUES), metavar="NAMES",
-                     help="comma-separated techniques (default: %(default)s)")
-    run.add_argument("--device", default=",".join(DEVICES), metavar="DEVICES",
-                     help="comma-separated devices (default: %(default)s)")
-    run.add_argument("--model", default="embedded", metavar="SPEC",
-                     help="reference: directory, hub id or 'embedded' (default: %(default)s)")
-    run.add_argument("--data", default=None, metavar="PATH",
-                     help="CLINC150 oos-eval JSON (default: $ACCEL_CLINC_PATH, else the hub)")
-    run.add_argument("--threads", type=int, default=1, metavar="N",
-                     help="threads for every cell (default: %(default)s)")
-    run.add_argument("--baselines", default="baselines", metavar="DIR",
-                     help="baseline directory (default: %(default)s)")
-    run.add_argument("--json", default=None, metavar="PATH",
-                     help="write the measured cells and verdicts to this JSON file")
-    run.add_argument("--update-baselines", action="store_true",
-                     help="write baselines from this run instead of comparing (review the diff)")
+    run.add_argument(
+        "--techniques",
+        default=",".join(TECHNIQUES),
+        metavar="NAMES",
+        help="comma-separated techniques (default: %(default)s)",
+    )
+    run.add_argument(
+        "--device",
+        default=",".join(DEVICES),
+        metavar="DEVICES",
+        help="comma-separated devices (default: %(default)s)",
+    )
+    run.add_argument(
+        "--model",
+        default="embedded",
+        metavar="SPEC",
+        help="reference: directory, hub id or 'embedded' (default: %(default)s)",
+    )
+    run.add_argument(
+        "--data",
+        default=None,
+        metavar="PATH",
+        help="CLINC150 oos-eval JSON (default: $ACCEL_CLINC_PATH, else the hub)",
+    )
+    run.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        metavar="N",
+        help="threads for every cell (default: %(default)s)",
+    )
+    run.add_argument(
+        "--baselines",
+        default="baselines",
+        metavar="DIR",
+        help="baseline directory (default: %(default)s)",
+    )
+    run.add_argument(
+        "--json",
+        default=None,
+        metavar="PATH",
+        help="write the measured cells and verdicts to this JSON file",
+    )
+    run.add_argument(
+        "--update-baselines",
+        action="store_true",
+        help="write baselines from this run instead of comparing (review the diff)",
+    )
     run.set_defaults(handler=_run)
     show = sub.add_parser("show", help="print every baseline file's headline numbers")
-    show.add_argument("--baselines", default="baselines", metavar="DIR",
-                      help="baseline directory (default: %(default)s)")
+    show.add_argument(
+        "--baselines",
+        default="baselines",
+        metavar="DIR",
+        help="baseline directory (default: %(default)s)",
+    )
     show.set_defaults(handler=_show)
     return parser
 

@@ -41,7 +41,7 @@ def load_clinc(path: str | Path | None = None) -> datasets.DatasetDict:
         return load_oos_eval_json(Path(source))
     try:
         return _load_hub()
-    except Exception as exc:  # noqa: BLE001 - any hub failure leads to the same advice
+    except Exception as exc:
         raise DataError(
             "CLINC150 could not be loaded. Tried:\n"
             f"  1. a local oos-eval JSON: no path given (--accel-data PATH or ${CLINC_PATH_ENV});\n"
@@ -113,7 +113,9 @@ def data_fingerprint(data: datasets.DatasetDict) -> str:
     names = intent_names(data)
     return fingerprint(
         {
-            split: [[t, names[i]] for t, i in zip(data[split][TEXT], data[split][LABEL])]
+            split: [
+                [t, names[i]] for t, i in zip(data[split][TEXT], data[split][LABEL], strict=True)
+            ]
             for split in sorted(data)
         }
     )

@@ -41,8 +41,7 @@ def test_embedded_teacher_accuracy(accel_state: AccelState) -> None:
         pytest.skip("needs the fp32/cpu cell (--accel-techniques / --accel-device exclude it)")
     result = accel_state.matrix.measure(Cell("fp32", "cpu"))
     assert result.accuracy.accuracy >= EMBEDDED_TEACHER_FLOOR, (
-        f"embedded teacher test accuracy {result.accuracy.accuracy:.4f} "
-        f"< {EMBEDDED_TEACHER_FLOOR}"
+        f"embedded teacher test accuracy {result.accuracy.accuracy:.4f} < {EMBEDDED_TEACHER_FLOOR}"
     )
 
 

@@ -17,7 +17,7 @@ def cpu_name() -> str:
         import cpuinfo
 
         return str(cpuinfo.get_cpu_info().get("brand_raw") or platform.processor() or "unknown")
-    except Exception:  # noqa: BLE001 - best effort; the record is informative
+    except Exception:
         return platform.processor() or "unknown"
 
 

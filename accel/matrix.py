@@ -184,7 +184,10 @@ class Matrix:
         ref_accuracy, ref_size = self._score(reference_cell)
         accuracy, size = self._score(cell)
         timing = measure_speedup(
-            self.predictor(reference_cell), self.predictor(cell), self.latency_queries, self.config.plan
+            self.predictor(reference_cell),
+            self.predictor(cell),
+            self.latency_queries,
+            self.config.plan,
         )
         return CellResult(
             cell=cell,

@@ -101,9 +101,7 @@ def embedded_teacher_dir(data: datasets.DatasetDict) -> Path:
         tokenizer.save_pretrained(str(out))
         write_text_atomic(
             out / "accel_recipe.json",
-            json.dumps(
-                {"recipe": TEACHER_RECIPE.as_dict(), "epoch_losses": losses}, indent=2
-            ),
+            json.dumps({"recipe": TEACHER_RECIPE.as_dict(), "epoch_losses": losses}, indent=2),
         )
 
     return cached_dir("teacher", teacher_key(data), build)
@@ -118,7 +116,7 @@ def load_classifier(spec: str, data: datasets.DatasetDict) -> Classifier:
     try:
         tokenizer = AutoTokenizer.from_pretrained(location)
         model = AutoModelForSequenceClassification.from_pretrained(location)
-    except Exception as exc:  # noqa: BLE001 - transformers raises many kinds here
+    except Exception as exc:
         where = "directory" if Path(location).is_dir() else "hub model id"
         raise ModelError(
             f"Could not load the classifier {spec!r} (as a {where}): {exc}\n"
@@ -146,5 +144,7 @@ def state_dict_fingerprint(model: torch.nn.Module) -> str:
             continue
         digest.update(name.encode())
         digest.update(str(tuple(tensor.shape)).encode())
-        digest.update(tensor.detach().contiguous().cpu().view(-1).view(torch.uint8).numpy())
+        digest.update(
+            tensor.detach().contiguous().cpu().view(-1).view(torch.uint8).numpy().tobytes()
+        )
     return "sha256:" + digest.hexdigest()

@@ -120,5 +120,7 @@ class OrtPredictor:
     def size_bytes(self) -> int:
         folder = self.onnx_path.parent
         return sum(
-            os.path.getsize(folder / f) for f in os.listdir(folder) if f.startswith(self.onnx_path.stem)
+            os.path.getsize(folder / f)
+            for f in os.listdir(folder)
+            if f.startswith(self.onnx_path.stem)
         )

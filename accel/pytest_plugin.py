@@ -14,8 +14,17 @@ from typing import Any
 import pytest
 
 from accel import __version__
-from accel.baselines import Baseline, BaselineError, Row, baseline_path, compare, format_rows
-from accel.baselines import read_baseline, render_baseline, write_baseline
+from accel.baselines import (
+    Baseline,
+    BaselineError,
+    Row,
+    baseline_path,
+    compare,
+    format_rows,
+    read_baseline,
+    render_baseline,
+    write_baseline,
+)
 from accel.bench import TimingPlan
 from accel.cache import write_text_atomic
 from accel.data import CLINC_PATH_ENV
@@ -118,13 +127,20 @@ class AccelState:
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     comparisons: dict[str, list[Row]] = field(default_factory=dict)
 
-    def record(self, cell: str, verdict: str, result: CellResult | None = None,
-               baseline: Baseline | None = None) -> None:
+    def record(
+        self,
+        cell: str,
+        verdict: str,
+        result: CellResult | None = None,
+        baseline: Baseline | None = None,
+    ) -> None:
         previous = self.outcomes.get(cell)
         if previous and previous.verdict.startswith("FAIL") and not verdict.startswith("FAIL"):
             verdict = previous.verdict  # keep the first failure visible
         self.outcomes[cell] = Outcome(
-            cell, verdict, result or (previous.result if previous else None),
+            cell,
+            verdict,
+            result or (previous.result if previous else None),
             baseline or (previous.baseline if previous else None),
         )
 
@@ -199,7 +215,9 @@ def check_contract(state: AccelState, cell: Cell) -> None:
         pytest.fail(
             f"{cell.id} breaks its contract ({contract.describe()}):\n  - "
             + "\n  - ".join(broken)
-            + f"\n(speedup per round: {', '.join(f'{s:.2f}' for s in result.timing.round_speedups)})",
+            + "\n(speedup per round: "
+            + ", ".join(f"{s:.2f}" for s in result.timing.round_speedups)
+            + ")",
             pytrace=False,
         )
     state.record(cell.id, "pass")
@@ -258,7 +276,9 @@ def check_baseline(state: AccelState, cell: Cell) -> None:
             pytrace=False,
         )
     better = [r.metric for r in rows if r.verdict == "better"]
-    state.record(cell.id, "pass" + (f" (better: {', '.join(better)})" if better else ""), result, baseline)
+    state.record(
+        cell.id, "pass" + (f" (better: {', '.join(better)})" if better else ""), result, baseline
+    )
 
 
 def _read_or_none(path: Path) -> Baseline | None:
@@ -274,8 +294,7 @@ def stale_baselines(state: AccelState) -> list[Path]:
     if not state.baselines_dir.is_dir():
         return []
     return sorted(
-        p for p in state.baselines_dir.glob("*/*.json")
-        if f"{p.stem}/{p.parent.name}" not in known
+        p for p in state.baselines_dir.glob("*/*.json") if f"{p.stem}/{p.parent.name}" not in known
     )
 
 

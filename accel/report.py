@@ -40,7 +40,7 @@ def _with_delta(value: float, base: float | None, fmt: str, pct: bool = False) -
 
 def rows(outcomes: Sequence[Outcome]) -> list[tuple[str, ...]]:
     """Table rows as strings: each metric with its delta against the baseline."""
-    out = []
+    out: list[tuple[str, ...]] = []
     for o in outcomes:
         if o.result is None:
             out.append((o.cell, "-", "-", "-", "-", o.verdict))
@@ -82,8 +82,7 @@ def markdown_table(outcomes: Sequence[Outcome], title: str) -> str:
 def results_document(outcomes: Sequence[Outcome], run: dict[str, Any]) -> str:
     """The JSON written by ``--accel-json``."""
     cells = [
-        {"cell": o.cell, "verdict": o.verdict}
-        | (o.result.as_dict() if o.result else {})
+        {"cell": o.cell, "verdict": o.verdict} | (o.result.as_dict() if o.result else {})
         for o in outcomes
     ]
     return json.dumps({"run": run, "cells": cells}, indent=2, sort_keys=True) + "\n"

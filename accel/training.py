@@ -100,7 +100,7 @@ def fine_tune(
                 for step in range(steps_per_epoch):
                     idx = order[step * config.batch_size : (step + 1) * config.batch_size]
                     batch = tokenizer.pad(
-                        {k: [encoded[k][i] for i in idx.tolist()] for k in encoded.keys()},
+                        {k: [encoded[k][i] for i in idx.tolist()] for k in encoded},
                         return_tensors="pt",
                     )
                     logits = model(**batch).logits

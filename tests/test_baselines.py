@@ -38,30 +38,57 @@ def _write(tmp_path: Path, metrics: dict[str, float] = METRICS, **kw: object) ->
     write_baseline(
         path,
         render_baseline(
-            "ort-int8/cpu", metrics, LATENCY, {"checkpoint": "embedded", "fingerprint": "sha256:x"},
-            {"cpu": "EPYC", "threads": 1, "device": "cpu", "gpu": None}, "2026-11-24T00:00:00+00:00",
-            "0.1.0", **kw,  # type: ignore[arg-type]
+            "ort-int8/cpu",
+            metrics,
+            LATENCY,
+            {"checkpoint": "embedded", "fingerprint": "sha256:x"},
+            {"cpu": "EPYC", "threads": 1, "device": "cpu", "gpu": None},
+            "2026-11-24T00:00:00+00:00",
+            "0.1.0",
+            **kw,  # type: ignore[arg-type]
         ),
     )
     return path
 
 
 @given(
-    accuracy=unit, in_scope=unit, oos=unit, size=positive, speedup=positive,
+    accuracy=unit,
+    in_scope=unit,
+    oos=unit,
+    size=positive,
+    speedup=positive,
     p50=positive,
 )
-def test_round_trip(tmp_path_factory: pytest.TempPathFactory, accuracy: float, in_scope: float,
-                    oos: float, size: float, speedup: float, p50: float) -> None:
-    metrics = {"accuracy": accuracy, "accuracy_in_scope": in_scope, "oos_recall": oos,
-               "size_mb": size, "speedup": speedup}
+def test_round_trip(
+    tmp_path_factory: pytest.TempPathFactory,
+    accuracy: float,
+    in_scope: float,
+    oos: float,
+    size: float,
+    speedup: float,
+    p50: float,
+) -> None:
+    metrics = {
+        "accuracy": accuracy,
+        "accuracy_in_scope": in_scope,
+        "oos_recall": oos,
+        "size_mb": size,
+        "speedup": speedup,
+    }
     path = _write(tmp_path_factory.mktemp("b"), metrics)
     baseline = read_baseline(path)
     for key, value in metrics.items():
         assert baseline.metrics[key] == pytest.approx(value, abs=5e-5)
     text = path.read_text()
     assert text == render_baseline(
-        baseline.cell, baseline.metrics, baseline.latency_ms, baseline.model, baseline.machine,
-        baseline.raw["created"], baseline.raw["accel_version"], baseline.tolerances,
+        baseline.cell,
+        baseline.metrics,
+        baseline.latency_ms,
+        baseline.model,
+        baseline.machine,
+        baseline.raw["created"],
+        baseline.raw["accel_version"],
+        baseline.tolerances,
     ), "re-rendering a parsed file must reproduce it byte for byte"
 
 
@@ -133,15 +160,17 @@ RANK = {"worse": 0, "ok": 1, "better": 2}
     abs_tol=st.floats(0, 1, allow_nan=False),
     rel_tol=st.floats(0, 1, allow_nan=False),
 )
-def test_decision_is_monotone(metric: str, baseline: float, obtained: float, step: float,
-                              abs_tol: float, rel_tol: float) -> None:
+def test_decision_is_monotone(
+    metric: str, baseline: float, obtained: float, step: float, abs_tol: float, rel_tol: float
+) -> None:
     """Improving a metric never turns its verdict worse."""
     tol = Tolerance(abs=abs_tol, rel=rel_tol)
     direction = DIRECTIONS[metric]
     improved = obtained + step if direction == HIGHER else max(obtained - step, 0.0)
-    assert RANK[decide(direction, improved, baseline, tol)] >= RANK[
-        decide(direction, obtained, baseline, tol)
-    ]
+    assert (
+        RANK[decide(direction, improved, baseline, tol)]
+        >= RANK[decide(direction, obtained, baseline, tol)]
+    )
 
 
 @given(baseline=positive, abs_tol=st.floats(0, 1), rel_tol=st.floats(0, 1))

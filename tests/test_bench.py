@@ -84,7 +84,9 @@ def test_score_splits_in_scope_and_oos() -> None:
 def test_predict_all_scores_every_example_in_order() -> None:
     class Echo:
         name = "echo"
-        calls: list[int] = []
+
+        def __init__(self) -> None:
+            self.calls: list[int] = []
 
         def predict(self, texts: Sequence[str]) -> list[str]:
             self.calls.append(len(texts))

@@ -43,7 +43,9 @@ def test_no_source_names_both_attempts(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(DataError) as err:
         load_clinc()
     message = str(err.value)
-    assert CLINC_PATH_ENV in message and "clinc_oos/plus" in message and "hub unreachable" in message
+    assert (
+        CLINC_PATH_ENV in message and "clinc_oos/plus" in message and "hub unreachable" in message
+    )
 
 
 @pytest.mark.parametrize(
@@ -79,6 +81,10 @@ def test_missing_file(tmp_path: Path) -> None:
 @pytest.mark.skipif(not os.environ.get(CLINC_PATH_ENV), reason=f"${CLINC_PATH_ENV} is not set")
 def test_real_clinc_plus_sizes() -> None:
     data = load_clinc()
-    assert {k: len(v) for k, v in data.items()} == {"train": 15250, "validation": 3100, "test": 5500}
+    assert {k: len(v) for k, v in data.items()} == {
+        "train": 15250,
+        "validation": 3100,
+        "test": 5500,
+    }
     names = intent_names(data)
     assert len(names) == 151 and "oos" in names

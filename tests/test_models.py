@@ -16,8 +16,9 @@ def small_data(tmp_path: Path):  # type: ignore[no-untyped-def]
     return load_clinc(write_oos_eval(tmp_path / "d.json"))
 
 
-def test_checkpoint_with_unknown_labels_is_rejected(tiny_classifier: Classifier, tmp_path: Path,
-                                                    small_data) -> None:  # type: ignore[no-untyped-def]
+def test_checkpoint_with_unknown_labels_is_rejected(
+    tiny_classifier: Classifier, tmp_path: Path, small_data
+) -> None:  # type: ignore[no-untyped-def]
     tiny_classifier.model.save_pretrained(tmp_path / "ckpt")
     tiny_classifier.tokenizer.save_pretrained(tmp_path / "ckpt")
     with pytest.raises(ModelError) as err:
@@ -49,7 +50,11 @@ def test_teacher_key_depends_on_data(tmp_path: Path, small_data) -> None:  # typ
 
 @pytest.mark.parametrize(
     ("kwargs", "field"),
-    [({"epochs": 0}, "epochs"), ({"learning_rate": 2.0}, "learning_rate"), ({"threads": 0}, "threads")],
+    [
+        ({"epochs": 0}, "epochs"),
+        ({"learning_rate": 2.0}, "learning_rate"),
+        ({"threads": 0}, "threads"),
+    ],
 )
 def test_train_config_validates(kwargs: dict[str, float], field: str) -> None:
     with pytest.raises(ValueError, match=f"`{field}`"):

@@ -11,7 +11,7 @@ pytest_plugins = ["pytester"]
 
 # A conftest for the inner runs: the real plugin, with Matrix.measure replaced by a synthetic
 # result whose accuracy/speedup come from environment variables.
-INNER_CONFTEST = '''
+INNER_CONFTEST = """
 import os
 from accel import matrix
 from accel.bench import Accuracy, Latency, Speedup
@@ -34,7 +34,7 @@ def fake_measure(self, cell):
 
 
 matrix.Matrix.measure = fake_measure
-'''
+"""
 INNER_TEST = "from accel.gate import test_baseline, test_contract  # noqa: F401\n"
 ARGS = ("--accel-techniques=ort-int8", "--accel-device=cpu", "-p", "no:cacheprovider")
 
@@ -49,15 +49,24 @@ def inner(pytester: pytest.Pytester) -> pytest.Pytester:
 def test_bad_option_values_list_the_valid_ones(inner: pytest.Pytester) -> None:
     result = inner.runpytest("--accel-techniques=ort-int4")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--accel-techniques: unknown value(s) ort-int4; valid: fp32,*ort-int8*"])
+    result.stderr.fnmatch_lines(
+        ["*--accel-techniques: unknown value(s) ort-int4; valid: fp32,*ort-int8*"]
+    )
     result = inner.runpytest("--accel-threads=0")
     result.stderr.fnmatch_lines(["*--accel-threads must be >= 1, got 0*"])
 
 
 def test_help_lists_every_option(inner: pytest.Pytester) -> None:
     out = inner.runpytest("--help").stdout.str()
-    for option in ("--accel-update-baselines", "--accel-techniques=NAMES", "--accel-device=DEVICES",
-                   "--accel-model=SPEC", "--accel-threads=N", "--accel-json=PATH", "--accel-data=PATH"):
+    for option in (
+        "--accel-update-baselines",
+        "--accel-techniques=NAMES",
+        "--accel-device=DEVICES",
+        "--accel-model=SPEC",
+        "--accel-threads=N",
+        "--accel-json=PATH",
+        "--accel-data=PATH",
+    ):
         assert option in out
 
 
@@ -119,7 +128,9 @@ def test_corrupt_baseline_names_file_and_field(inner: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines([f"*{path}: missing field metrics.oos_recall*"])
 
 
-def test_step_summary_gets_markdown(inner: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_step_summary_gets_markdown(
+    inner: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     summary = inner.path / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     inner.runpytest(*ARGS, "--accel-update-baselines")

@@ -16,7 +16,9 @@ from tests.conftest import TINY_LABELS
 CPU_TECHNIQUES = [name for name, t in TECHNIQUES.items() if "cpu" in t.devices]
 EDGE_TEXTS = ["", " ", "\t\n", "🙂🚀", "a" * 10_000, "what's my balance? " * 600]
 texts = st.one_of(st.sampled_from(EDGE_TEXTS), st.text(max_size=300))
-SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 @pytest.fixture(scope="module", params=CPU_TECHNIQUES)
@@ -54,13 +56,17 @@ def test_int8_is_smaller_than_fp32(tiny_context: BuildContext) -> None:
 
 @SETTINGS
 @given(batch=st.lists(texts, min_size=1, max_size=4))
-def test_onnx_fp32_agrees_with_pytorch(tiny_context: BuildContext, tiny_classifier: Classifier,
-                                       batch: list[str]) -> None:
+def test_onnx_fp32_agrees_with_pytorch(
+    tiny_context: BuildContext, tiny_classifier: Classifier, batch: list[str]
+) -> None:
     ort = TECHNIQUES["ort-fp32"].build(tiny_context)
     assert isinstance(ort, OrtPredictor)
-    enc = tiny_classifier.tokenizer(batch, padding=True, truncation=True, max_length=ort.max_length,
-                                    return_tensors="pt")
+    enc = tiny_classifier.tokenizer(
+        batch, padding=True, truncation=True, max_length=ort.max_length, return_tensors="pt"
+    )
     with torch.inference_mode():
         expected = tiny_classifier.model(**enc).logits.numpy()
-    (obtained,) = ort.session.run(None, {n: enc[n].numpy().astype(np.int64) for n in ort.input_names})
+    (obtained,) = ort.session.run(
+        None, {n: enc[n].numpy().astype(np.int64) for n in ort.input_names}
+    )
     np.testing.assert_allclose(obtained, expected, atol=1e-4, rtol=1e-3)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +22,9 @@ class BuildContext:
     device: str
     threads: int
 
-    def artifact(self, kind: str, recipe: dict[str, object], build: Callable[[Path], None]) -> Path:
+    def artifact(
+        self, kind: str, recipe: Mapping[str, object], build: Callable[[Path], None]
+    ) -> Path:
         """A cached artifact derived from the reference model and ``recipe``."""
         key = fingerprint({"reference": self.reference.fingerprint, "recipe": recipe})
         return cached_dir(kind, key, build)
@@ -43,11 +45,19 @@ class Contract:
                 raise ValueError(f"`{field}` must be > 0 or None, got {value}")
 
     def violations(
-        self, accuracy: float, ref_accuracy: float, size_mb: float, ref_size_mb: float, speedup: float
+        self,
+        accuracy: float,
+        ref_accuracy: float,
+        size_mb: float,
+        ref_size_mb: float,
+        speedup: float,
     ) -> list[str]:
         """Human-readable descriptions of every broken promise (empty when all hold)."""
         out: list[str] = []
-        if self.min_accuracy_ratio is not None and accuracy < self.min_accuracy_ratio * ref_accuracy:
+        if (
+            self.min_accuracy_ratio is not None
+            and accuracy < self.min_accuracy_ratio * ref_accuracy
+        ):
             out.append(
                 f"accuracy {accuracy:.4f} < {self.min_accuracy_ratio:g} x reference "
                 f"{ref_accuracy:.4f} = {self.min_accuracy_ratio * ref_accuracy:.4f}"

@@ -17,7 +17,9 @@ MODEL_FILE = "model.onnx"
 
 def export_onnx(model: torch.nn.Module, tokenizer: object, out: Path) -> Path:
     """Export a sequence classifier to ONNX with dynamic batch and sequence axes."""
-    sample = tokenizer(["accel export sample", "a second, longer sample text"], padding=True, return_tensors="pt")  # type: ignore[operator]
+    sample = tokenizer(
+        ["accel export sample", "a second, longer sample text"], padding=True, return_tensors="pt"
+    )  # type: ignore[operator]
     names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in sample]
     model = model.eval().cpu()
 
@@ -27,7 +29,7 @@ def export_onnx(model: torch.nn.Module, tokenizer: object, out: Path) -> Path:
             self.inner = inner
 
         def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-            return self.inner(**dict(zip(names, inputs))).logits
+            return self.inner(**dict(zip(names, inputs, strict=True))).logits
 
     path = out / MODEL_FILE
     axes = {n: {0: "batch", 1: "sequence"} for n in names} | {"logits": {0: "batch"}}
@@ -84,7 +86,12 @@ def _fused_graph(ctx: BuildContext) -> Path:
         optimize_bert(raw / MODEL_FILE, out, config.num_attention_heads, config.hidden_size)
         shutil.rmtree(raw)
 
-    recipe = {"stage": "ort-fused", "opset": OPSET, "torch": torch.__version__, "ort": _ort_version()}
+    recipe = {
+        "stage": "ort-fused",
+        "opset": OPSET,
+        "torch": torch.__version__,
+        "ort": _ort_version(),
+    }
     return ctx.artifact("onnx", recipe, build) / MODEL_FILE
 
 

@@ -35,7 +35,7 @@ class IntentAccuracy(evaluate.Metric):
         )
 
     def _compute(self, predictions, references, oos_label="oos"):
-        pairs = list(zip(predictions, references))
+        pairs = list(zip(predictions, references, strict=True))
         in_scope = [(p, r) for p, r in pairs if r != oos_label]
         oos = [(p, r) for p, r in pairs if r == oos_label]
 

@@ -39,13 +39,17 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def cached_dir(kind: str, key: str, build: Callable[[Path], None]) -> Path:
+def cached_dir(
+    kind: str, key: str, build: Callable[[Path], None], root: Path | None = None
+) -> Path:
     """Return the cache entry ``<root>/<kind>/<key>``, building it first if absent.
+
+    ``root`` defaults to :func:`cache_root`.
 
     ``build`` receives an empty temporary directory and fills it; the directory is renamed
     into place only when ``build`` returns, and removed if it raises.
     """
-    final = cache_root() / kind / key
+    final = (root or cache_root()) / kind / key
     if final.is_dir():
         return final
     final.parent.mkdir(parents=True, exist_ok=True)

@@ -3,32 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
 from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
-from accel.cache import CACHE_ENV
 from accel.models import Classifier, encoder_dir, state_dict_fingerprint
 from accel.techniques import BuildContext
 
 TINY_LABELS = ("oos", "balance", "transfer", "weather", "timer")
-
-
-@pytest.fixture(scope="session", autouse=True)
-def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Unit tests never touch the user's artifact cache."""
-    root = tmp_path_factory.mktemp("accel-cache")
-    previous = os.environ.get(CACHE_ENV)
-    os.environ[CACHE_ENV] = str(root)
-    yield root
-    if previous is None:
-        os.environ.pop(CACHE_ENV, None)
-    else:
-        os.environ[CACHE_ENV] = previous
 
 
 @pytest.fixture(scope="session")
@@ -52,8 +36,17 @@ def tiny_classifier() -> Classifier:
 
 
 @pytest.fixture(scope="session")
-def tiny_context(tiny_classifier: Classifier) -> BuildContext:
-    return BuildContext(reference=tiny_classifier, data=None, device="cpu", threads=1)  # type: ignore[arg-type]
+def tiny_context(
+    tiny_classifier: Classifier, tmp_path_factory: pytest.TempPathFactory
+) -> BuildContext:
+    """Builds the tiny model's artifacts in a private cache, never the user's."""
+    return BuildContext(
+        reference=tiny_classifier,
+        data=None,  # type: ignore[arg-type]
+        device="cpu",
+        threads=1,
+        cache_dir=tmp_path_factory.mktemp("accel-cache"),
+    )
 
 
 def write_oos_eval(path: Path, per_intent: int = 2) -> Path:

@@ -4,12 +4,18 @@ from pathlib import Path
 
 import pytest
 
-from accel.cache import cache_root, cached_dir, fingerprint, write_text_atomic
+from accel.cache import CACHE_ENV, cache_root, cached_dir, fingerprint, write_text_atomic
 
 
 def test_fingerprint_is_order_independent() -> None:
     assert fingerprint({"a": 1, "b": [1, 2]}) == fingerprint({"b": [1, 2], "a": 1})
     assert fingerprint({"a": 1}) != fingerprint({"a": 2})
+
+
+@pytest.fixture()
+def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
+    return tmp_path
 
 
 def test_built_once(private_cache: Path) -> None:

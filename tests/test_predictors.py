@@ -70,3 +70,30 @@ def test_onnx_fp32_agrees_with_pytorch(
         None, {n: enc[n].numpy().astype(np.int64) for n in ort.input_names}
     )
     np.testing.assert_allclose(obtained, expected, atol=1e-4, rtol=1e-3)
+
+
+def test_building_techniques_leaves_the_reference_untouched(
+    tiny_classifier: Classifier, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Exporting or quantizing must not change the reference's own outputs (padded batch)."""
+    batch = ["hi", "what is the balance of my checking account right now", "set a timer"]
+    enc = tiny_classifier.tokenizer(batch, padding=True, return_tensors="pt")
+
+    def logits() -> np.ndarray:
+        with torch.inference_mode():
+            return tiny_classifier.model(**enc).logits.numpy()
+
+    before = logits()
+    ctx = BuildContext(tiny_classifier, None, "cpu", 1, tmp_path_factory.mktemp("fresh"))  # type: ignore[arg-type]
+    for name in CPU_TECHNIQUES:
+        TECHNIQUES[name].build(ctx)
+    np.testing.assert_array_equal(logits(), before)
+
+
+def test_fused_graph_has_bert_fusions(tiny_context: BuildContext) -> None:
+    import onnx
+
+    ort = TECHNIQUES["ort-fp32"].build(tiny_context)
+    assert isinstance(ort, OrtPredictor)
+    ops = {node.op_type for node in onnx.load(str(ort.onnx_path)).graph.node}
+    assert {"Attention", "SkipLayerNormalization"} <= ops, sorted(ops)

@@ -21,13 +21,14 @@ class BuildContext:
     data: datasets.DatasetDict
     device: str
     threads: int
+    cache_dir: Path | None = None  # default: accel.cache.cache_root()
 
     def artifact(
         self, kind: str, recipe: Mapping[str, object], build: Callable[[Path], None]
     ) -> Path:
         """A cached artifact derived from the reference model and ``recipe``."""
         key = fingerprint({"reference": self.reference.fingerprint, "recipe": recipe})
-        return cached_dir(kind, key, build)
+        return cached_dir(kind, key, build, self.cache_dir)
 
 
 @dataclass(frozen=True)

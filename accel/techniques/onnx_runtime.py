@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import shutil
 import warnings
 from pathlib import Path
 
 import torch
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from accel.predictors import OrtPredictor, Predictor
 from accel.techniques.base import BuildContext
@@ -15,13 +17,19 @@ OPSET = 17
 MODEL_FILE = "model.onnx"
 
 
-def export_onnx(model: torch.nn.Module, tokenizer: object, out: Path) -> Path:
-    """Export a sequence classifier to ONNX with dynamic batch and sequence axes."""
+def export_onnx(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, out: Path) -> Path:
+    """Export a sequence classifier to ONNX with dynamic batch and sequence axes.
+
+    A private copy is traced, with eager attention: tracing alters the traced modules' later
+    PyTorch outputs on padded batches, and ONNX Runtime's BERT fusions match the eager
+    attention pattern (not the SDPA one).
+    """
     sample = tokenizer(
         ["accel export sample", "a second, longer sample text"], padding=True, return_tensors="pt"
-    )  # type: ignore[operator]
+    )
     names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in sample]
-    model = model.eval().cpu()
+    model = copy.deepcopy(model).eval().cpu()
+    model.set_attn_implementation("eager")
 
     class _Logits(torch.nn.Module):
         def __init__(self, inner: torch.nn.Module) -> None:
@@ -88,6 +96,7 @@ def _fused_graph(ctx: BuildContext) -> Path:
 
     recipe = {
         "stage": "ort-fused",
+        "attention": "eager",
         "opset": OPSET,
         "torch": torch.__version__,
         "ort": _ort_version(),

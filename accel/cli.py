@@ -1,4 +1,4 @@
-"""``accel``: run the matrix and print its table, or inspect baselines, without writing pytest."""
+"""accel: run the optimization matrix and print its comparison table, or inspect baselines."""
 
 from __future__ import annotations
 
@@ -38,7 +38,11 @@ def _show(args: argparse.Namespace, _: list[str]) -> int:
     from accel.baselines import BaselineError, read_baseline
 
     status = 0
-    for path in sorted(Path(args.baselines).glob("*/*.json")):
+    paths = sorted(Path(args.baselines).glob("*/*.json"))
+    if not paths:
+        print(f"no baseline files under {args.baselines}/<device>/<technique>.json")
+        return 1
+    for path in paths:
         try:
             b = read_baseline(path)
         except BaselineError as exc:

@@ -121,7 +121,7 @@ class Matrix:
         self.config = config
         self._predictors: dict[str, Predictor] = {}
         self._build_seconds: dict[str, float] = {}
-        self._reference_scores: dict[str, tuple[Accuracy, float]] = {}
+        self._scores: dict[str, tuple[Accuracy, float]] = {}
         self._results: dict[str, CellResult | BaseException] = {}
 
     @cached_property
@@ -157,13 +157,13 @@ class Matrix:
         return self._predictors[cell.id]
 
     def _score(self, cell: Cell) -> tuple[Accuracy, float]:
-        if cell.id not in self._reference_scores:
+        if cell.id not in self._scores:
             predictor = self.predictor(cell)
             accuracy = measure_accuracy(
                 predictor, self.test_texts, self.test_references, self.config.batch_size
             )
-            self._reference_scores[cell.id] = (accuracy, size_mb(predictor))
-        return self._reference_scores[cell.id]
+            self._scores[cell.id] = (accuracy, size_mb(predictor))
+        return self._scores[cell.id]
 
     def measure(self, cell: Cell) -> CellResult:
         """Measure ``cell`` (once; later calls return the same result or raise the same error)."""

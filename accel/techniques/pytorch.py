@@ -14,9 +14,11 @@ from accel.techniques.base import BuildContext
 def build_fp32(ctx: BuildContext) -> Predictor:
     """The reference model, eager PyTorch fp32."""
     ref = ctx.reference
+    # The CPU reference is shared by every cell; another device gets its own copy.
+    model = ref.model if ctx.device == "cpu" else copy.deepcopy(ref.model)
     return TorchPredictor(
         "fp32",
-        ref.model,
+        model,
         ref.tokenizer,
         ref.labels,
         device=ctx.device,

@@ -40,8 +40,8 @@ DEFAULT_TOLERANCES: dict[str, dict[str, float]] = {
     "accuracy_in_scope": {"abs": 0.005},
     "oos_recall": {"abs": 0.01},
     "size_mb": {"rel": 0.02},
-    "speedup": {"rel": 0.15},
-    "latency_ms.p50": {"rel": 0.25},
+    "speedup": {"rel": 0.25},
+    "latency_ms.p50": {"rel": 0.50},
 }
 
 Verdict = Literal["ok", "better", "worse", "skipped"]

@@ -9,6 +9,7 @@ weights from the caches and understate the speedup.
 
 from __future__ import annotations
 
+import gc
 import math
 import statistics
 from collections.abc import Sequence
@@ -73,10 +74,14 @@ class Latency:
 
 @dataclass(frozen=True)
 class TimingPlan:
-    """How latency is sampled: warm-up calls, then ``rounds`` x 2 blocks of ``block`` calls."""
+    """How latency is sampled: warm-up calls, then ``rounds`` x 2 blocks of ``block`` calls.
 
-    warmup: int = 10
-    rounds: int = 10
+    The warm-up covers a whole block, so every query length has been seen once per side
+    before timing starts (first calls at a new shape are slower).
+    """
+
+    warmup: int = 25
+    rounds: int = 20
     block: int = 25
 
     def __post_init__(self) -> None:
@@ -168,9 +173,26 @@ def _time_block(predictor: Predictor, queries: Sequence[str], n: int, out: list[
 def measure_speedup(
     reference: Predictor, cell: Predictor, queries: Sequence[str], plan: TimingPlan
 ) -> Speedup:
-    """Time one query at a time, alternating blocks of reference and cell calls (ABBA)."""
+    """Time one query at a time, alternating blocks of reference and cell calls (ABBA).
+
+    The garbage collector is paused while timing (as ``timeit`` does), so that collections
+    triggered by whatever else lives in the process do not land in one side's blocks.
+    """
     if not queries:
         raise ValueError("`queries` must not be empty")
+    gc.collect()
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _interleaved(reference, cell, queries, plan)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _interleaved(
+    reference: Predictor, cell: Predictor, queries: Sequence[str], plan: TimingPlan
+) -> Speedup:
     scratch: list[float] = []
     _time_block(reference, queries, plan.warmup, scratch)
     _time_block(cell, queries, plan.warmup, scratch)

@@ -9,7 +9,7 @@ import datetime as _dt
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -17,7 +17,6 @@ from accel import __version__
 from accel.baselines import (
     Baseline,
     BaselineError,
-    Row,
     baseline_path,
     compare,
     format_rows,
@@ -125,24 +124,23 @@ class AccelState:
     json_path: Path | None
     matrix: Matrix
     outcomes: dict[str, Outcome] = field(default_factory=dict)
-    comparisons: dict[str, list[Row]] = field(default_factory=dict)
 
     def record(
         self,
         cell: str,
-        verdict: str,
+        check: Literal["contract", "baseline"],
+        status: str,
         result: CellResult | None = None,
         baseline: Baseline | None = None,
     ) -> None:
-        previous = self.outcomes.get(cell)
-        if previous and previous.verdict.startswith("FAIL") and not verdict.startswith("FAIL"):
-            verdict = previous.verdict  # keep the first failure visible
-        self.outcomes[cell] = Outcome(
-            cell,
-            verdict,
-            result or (previous.result if previous else None),
-            baseline or (previous.baseline if previous else None),
-        )
+        """Record one check's status for a cell; the table's verdict combines both checks."""
+        outcome = self.outcomes.setdefault(cell, Outcome(cell))
+        if check == "contract":
+            outcome.contract = status
+        else:
+            outcome.baseline_check = status
+        outcome.result = result or outcome.result
+        outcome.baseline = baseline or outcome.baseline
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -200,7 +198,7 @@ def check_contract(state: AccelState, cell: Cell) -> None:
     try:
         result = state.matrix.measure(cell)
     except Exception:
-        state.record(cell.id, "ERROR")
+        state.record(cell.id, "contract", "ERROR")
         raise
     contract = TECHNIQUES[cell.technique].contract
     broken = contract.violations(
@@ -211,7 +209,7 @@ def check_contract(state: AccelState, cell: Cell) -> None:
         speedup=result.timing.speedup,
     )
     if broken:
-        state.record(cell.id, "FAIL contract", result)
+        state.record(cell.id, "contract", "FAIL contract", result)
         pytest.fail(
             f"{cell.id} breaks its contract ({contract.describe()}):\n  - "
             + "\n  - ".join(broken)
@@ -220,7 +218,7 @@ def check_contract(state: AccelState, cell: Cell) -> None:
             + ")",
             pytrace=False,
         )
-    state.record(cell.id, "pass")
+    state.record(cell.id, "contract", "pass", result)
 
 
 def check_baseline(state: AccelState, cell: Cell) -> None:
@@ -242,10 +240,10 @@ def check_baseline(state: AccelState, cell: Cell) -> None:
                 tolerances=previous.tolerances if previous else None,
             ),
         )
-        state.record(cell.id, "baseline written", result)
+        state.record(cell.id, "baseline", "baseline written", result)
         return
     if not path.exists():
-        state.record(cell.id, "FAIL no baseline", result)
+        state.record(cell.id, "baseline", "FAIL no baseline", result)
         pytest.fail(
             f"No baseline for {cell.id} at {path}. Create it with\n"
             f"  pytest tests/test_matrix.py --accel-update-baselines "
@@ -256,16 +254,15 @@ def check_baseline(state: AccelState, cell: Cell) -> None:
     try:
         baseline = read_baseline(path)
     except BaselineError as exc:
-        state.record(cell.id, "FAIL bad baseline", result)
+        state.record(cell.id, "baseline", "FAIL bad baseline", result)
         pytest.fail(str(exc), pytrace=False)
     rows = compare(result.metrics(), baseline, same_machine(result.machine, baseline.machine))
-    state.comparisons[cell.id] = rows
     worse = [r.metric for r in rows if r.verdict == "worse"]
     notes = []
     if baseline.model.get("fingerprint") != result.model["fingerprint"]:
         notes.append("the model differs from the baseline's (fingerprint)")
     if worse:
-        state.record(cell.id, f"FAIL {', '.join(worse)}", result, baseline)
+        state.record(cell.id, "baseline", f"FAIL {', '.join(worse)}", result, baseline)
         pytest.fail(
             f"{cell.id} regressed against {path}:\n{format_rows(rows)}\n"
             + "".join(f"note: {n}\n" for n in notes)
@@ -276,9 +273,8 @@ def check_baseline(state: AccelState, cell: Cell) -> None:
             pytrace=False,
         )
     better = [r.metric for r in rows if r.verdict == "better"]
-    state.record(
-        cell.id, "pass" + (f" (better: {', '.join(better)})" if better else ""), result, baseline
-    )
+    status = "pass" + (f" (better: {', '.join(better)})" if better else "")
+    state.record(cell.id, "baseline", status, result, baseline)
 
 
 def _read_or_none(path: Path) -> Baseline | None:

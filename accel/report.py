@@ -16,14 +16,26 @@ from accel.baselines import Baseline
 from accel.matrix import CellResult
 
 
-@dataclass(frozen=True)
+@dataclass
 class Outcome:
-    """A cell's row in the table: its result (if any), baseline (if any) and verdict."""
+    """A cell's row in the table: its result, its baseline, and the status of each check."""
 
     cell: str
-    verdict: str
+    contract: str = ""
+    baseline_check: str = ""
     result: CellResult | None = None
     baseline: Baseline | None = None
+
+    @property
+    def verdict(self) -> str:
+        """Failures first (both checks' if both failed), else the baseline check's status."""
+        statuses = [s for s in (self.contract, self.baseline_check) if s]
+        if "ERROR" in statuses:
+            return "ERROR"
+        failures = [s for s in statuses if s.startswith("FAIL")]
+        if failures:
+            return "; ".join(failures)
+        return self.baseline_check or self.contract or "-"
 
 
 COLUMNS = ("cell", "accuracy", "size MB", "p50 ms", "speedup", "verdict")

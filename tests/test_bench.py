@@ -99,3 +99,26 @@ def test_predict_all_scores_every_example_in_order() -> None:
     echo = Echo()
     assert predict_all(echo, texts, batch_size=10) == [t.upper() for t in texts]
     assert sum(echo.calls) == 103 and max(echo.calls) == 10
+
+
+def test_gc_is_paused_while_timing_and_restored(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    clock, log = FakeClock(), []
+    monkeypatch.setattr(bench, "default_timer", clock)
+    seen = []
+
+    class Probe(CostPredictor):
+        def predict(self, texts: Sequence[str]) -> list[str]:
+            seen.append(gc.isenabled())
+            return super().predict(texts)
+
+    assert gc.isenabled()
+    measure_speedup(
+        Probe("r", 2.0, clock, log),
+        Probe("c", 1.0, clock, log),
+        ["q"],
+        TimingPlan(warmup=1, rounds=2, block=2),
+    )
+    assert seen and not any(seen)
+    assert gc.isenabled()

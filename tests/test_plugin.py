@@ -10,9 +10,13 @@ import torch
 pytest_plugins = ["pytester"]
 
 # A conftest for the inner runs: the real plugin, with Matrix.measure replaced by a synthetic
-# result whose accuracy/speedup come from environment variables.
+# result whose accuracy/speedup come from environment variables, patched per inner test only
+# (the outer session's real matrix must never see the fake).
 INNER_CONFTEST = """
 import os
+
+import pytest
+
 from accel import matrix
 from accel.bench import Accuracy, Latency, Speedup
 
@@ -33,7 +37,9 @@ def fake_measure(self, cell):
     )
 
 
-matrix.Matrix.measure = fake_measure
+@pytest.fixture(autouse=True)
+def fake_matrix(monkeypatch):
+    monkeypatch.setattr(matrix.Matrix, "measure", fake_measure)
 """
 INNER_TEST = "from accel.gate import test_baseline, test_contract  # noqa: F401\n"
 ARGS = ("--accel-techniques=ort-int8", "--accel-device=cpu", "-p", "no:cacheprovider")
@@ -93,6 +99,7 @@ def test_baseline_lifecycle(inner: pytest.Pytester, monkeypatch: pytest.MonkeyPa
     # 2. explicit update writes it
     result = inner.runpytest(*ARGS, "--accel-update-baselines")
     result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*ort-int8/cpu*baseline written*"])
     path = inner.path / "baselines" / "cpu" / "ort-int8.json"
     assert json.loads(path.read_text())["metrics"]["speedup"] == 8.0
     # 3. unchanged: green, and nothing is rewritten
@@ -115,6 +122,7 @@ def test_baseline_lifecycle(inner: pytest.Pytester, monkeypatch: pytest.MonkeyPa
     result = inner.runpytest(*ARGS)
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines(["*breaks its contract*", "*accuracy 0.8000 < 0.99 x reference*"])
+    result.stdout.fnmatch_lines(["*ort-int8/cpu*FAIL contract; FAIL accuracy*"])
 
 
 def test_corrupt_baseline_names_file_and_field(inner: pytest.Pytester) -> None:
@@ -136,3 +144,11 @@ def test_step_summary_gets_markdown(
     inner.runpytest(*ARGS, "--accel-update-baselines")
     text = summary.read_text()
     assert "| cell | accuracy |" in text and "| ort-int8/cpu |" in text
+
+
+def test_inner_runs_do_not_leak_the_fake(inner: pytest.Pytester) -> None:
+    from accel.matrix import Matrix
+
+    original = Matrix.measure
+    inner.runpytest(*ARGS, "--accel-update-baselines")
+    assert Matrix.measure is original

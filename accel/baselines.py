@@ -62,6 +62,10 @@ class Tolerance:
         if not (self.abs >= 0 and self.rel >= 0):
             raise ValueError(f"tolerances must be >= 0, got abs={self.abs} rel={self.rel}")
 
+    def widest(self, other: Tolerance) -> Tolerance:
+        """The larger of each bound."""
+        return Tolerance(abs=max(self.abs, other.abs), rel=max(self.rel, other.rel))
+
     def allowed(self, baseline: float) -> float:
         return max(self.abs, self.rel * abs(baseline))
 
@@ -70,6 +74,17 @@ class Tolerance:
             [f"±{self.rel:.0%}"] if self.rel else []
         )
         return " or ".join(parts) or "exact"
+
+
+# When the model's fingerprint differs from the baseline's (e.g. the embedded teacher retrained
+# from the same recipe on a cold cache: CPU training here is not bitwise reproducible), these
+# metrics are compared with at least these tolerances. Measured: a cold retrain moved accuracy
+# by <= 0.005, in-scope accuracy by <= 0.004 and out-of-scope recall by up to 0.042.
+RETRAINED_TOLERANCES: dict[str, Tolerance] = {
+    "accuracy": Tolerance(abs=0.01),
+    "accuracy_in_scope": Tolerance(abs=0.01),
+    "oos_recall": Tolerance(abs=0.08),
+}
 
 
 @dataclass(frozen=True)
@@ -123,27 +138,33 @@ def decide(direction: str, obtained: float, baseline: float, tol: Tolerance) -> 
     return "ok"
 
 
-def compare(obtained: Mapping[str, float], baseline: Baseline, machine_matches: bool) -> list[Row]:
-    """Rows for every gated metric present in both ``obtained`` and the baseline."""
+def compare(
+    obtained: Mapping[str, float],
+    baseline: Baseline,
+    machine_matches: bool,
+    model_matches: bool = True,
+) -> list[Row]:
+    """Rows for every gated metric present in both ``obtained`` and the baseline.
+
+    Raw latency is skipped on another machine; on another model (fingerprint), accuracy
+    metrics get at least :data:`RETRAINED_TOLERANCES`.
+    """
     base = baseline.flat_metrics()
     rows = []
     for metric, direction in DIRECTIONS.items():
         if metric not in obtained or metric not in base:
             continue
         tol = baseline.tolerances.get(metric) or Tolerance(**DEFAULT_TOLERANCES[metric])
+        value, reference = obtained[metric], base[metric]
         if metric in MACHINE_BOUND and not machine_matches:
-            rows.append(
-                Row(metric, obtained[metric], base[metric], tol, "skipped", "other machine")
-            )
+            rows.append(Row(metric, value, reference, tol, "skipped", "other machine"))
             continue
+        note = ""
+        if metric in RETRAINED_TOLERANCES and not model_matches:
+            tol = tol.widest(RETRAINED_TOLERANCES[metric])
+            note = "other model"
         rows.append(
-            Row(
-                metric,
-                obtained[metric],
-                base[metric],
-                tol,
-                decide(direction, obtained[metric], base[metric], tol),
-            )
+            Row(metric, value, reference, tol, decide(direction, value, reference, tol), note)
         )
     return rows
 

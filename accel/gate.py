@@ -14,7 +14,7 @@ import torch
 from accel.matrix import Cell
 from accel.models import EMBEDDED
 from accel.predictors import OrtPredictor
-from accel.pytest_plugin import AccelState, check_baseline, check_contract
+from accel.pytest_plugin import AccelState, check_baseline, check_contract, measure
 
 # The embedded teacher's promised test accuracy (issue: >= 0.86; the book's BERT-base: 0.867).
 EMBEDDED_TEACHER_FLOOR = 0.86
@@ -39,7 +39,7 @@ def test_embedded_teacher_accuracy(accel_state: AccelState) -> None:
         pytest.skip(f"applies to --accel-model={EMBEDDED} only")
     if "fp32" not in accel_state.techniques or "cpu" not in accel_state.devices:
         pytest.skip("needs the fp32/cpu cell (--accel-techniques / --accel-device exclude it)")
-    result = accel_state.matrix.measure(Cell("fp32", "cpu"))
+    result = measure(accel_state, Cell("fp32", "cpu"))
     assert result.accuracy.accuracy >= EMBEDDED_TEACHER_FLOOR, (
         f"embedded teacher test accuracy {result.accuracy.accuracy:.4f} < {EMBEDDED_TEACHER_FLOOR}"
     )

@@ -10,7 +10,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 import torch
-from transformers import PreTrainedTokenizerBase
+from transformers import BatchEncoding, PreTrainedTokenizerBase
 
 DEFAULT_MAX_LENGTH = 512
 
@@ -35,8 +35,43 @@ def _max_length(tokenizer: PreTrainedTokenizerBase, positions: int) -> int:
     return int(min(limit, positions, DEFAULT_MAX_LENGTH))
 
 
-class TorchPredictor:
+class _TokenizingPredictor:
+    """Shared path of every predictor: tokenize (padded, truncated), class ids, intent names."""
+
+    tensors: str  # "pt" or "np": what the tokenizer returns for ``_class_ids``
+
+    def __init__(
+        self,
+        name: str,
+        tokenizer: PreTrainedTokenizerBase,
+        labels: Sequence[str],
+        max_positions: int,
+    ) -> None:
+        self.name = name
+        self.tokenizer = tokenizer
+        self.labels = tuple(labels)
+        self.max_length = _max_length(tokenizer, max_positions)
+
+    def predict(self, texts: Sequence[str]) -> list[str]:
+        if not texts:
+            return []
+        encoded = self.tokenizer(
+            list(texts),
+            padding=True,
+            truncation=True,
+            max_length=self.max_length,
+            return_tensors=self.tensors,
+        )
+        return [self.labels[i] for i in self._class_ids(encoded)]
+
+    def _class_ids(self, encoded: BatchEncoding) -> list[int]:
+        raise NotImplementedError
+
+
+class TorchPredictor(_TokenizingPredictor):
     """A PyTorch sequence classifier (eager, quantized or compiled) on one device."""
+
+    tensors = "pt"
 
     def __init__(
         self,
@@ -47,26 +82,14 @@ class TorchPredictor:
         device: str = "cpu",
         max_positions: int = DEFAULT_MAX_LENGTH,
     ) -> None:
-        self.name = name
+        super().__init__(name, tokenizer, labels, max_positions)
         self.model = model.eval().to(device)
-        self.tokenizer = tokenizer
-        self.labels = tuple(labels)
         self.device = device
-        self.max_length = _max_length(tokenizer, max_positions)
 
-    def predict(self, texts: Sequence[str]) -> list[str]:
-        if not texts:
-            return []
-        batch = self.tokenizer(
-            list(texts),
-            padding=True,
-            truncation=True,
-            max_length=self.max_length,
-            return_tensors="pt",
-        ).to(self.device)
+    def _class_ids(self, encoded: BatchEncoding) -> list[int]:
         with torch.inference_mode():
-            logits = self.model(**batch).logits
-        return [self.labels[i] for i in logits.argmax(dim=-1).tolist()]
+            logits = self.model(**encoded.to(self.device)).logits
+        return [int(i) for i in logits.argmax(dim=-1).tolist()]
 
     def size_bytes(self) -> int:
         with tempfile.TemporaryDirectory() as tmp:
@@ -75,8 +98,10 @@ class TorchPredictor:
             return path.stat().st_size
 
 
-class OrtPredictor:
+class OrtPredictor(_TokenizingPredictor):
     """An ONNX model run by ONNX Runtime with a fixed thread count."""
+
+    tensors = "np"
 
     def __init__(
         self,
@@ -90,11 +115,8 @@ class OrtPredictor:
     ) -> None:
         import onnxruntime as ort
 
-        self.name = name
+        super().__init__(name, tokenizer, labels, max_positions)
         self.onnx_path = onnx_path
-        self.tokenizer = tokenizer
-        self.labels = tuple(labels)
-        self.max_length = _max_length(tokenizer, max_positions)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
@@ -103,19 +125,10 @@ class OrtPredictor:
         self.session = ort.InferenceSession(str(onnx_path), options, providers=list(providers))
         self.input_names = [i.name for i in self.session.get_inputs()]
 
-    def predict(self, texts: Sequence[str]) -> list[str]:
-        if not texts:
-            return []
-        encoded = self.tokenizer(
-            list(texts),
-            padding=True,
-            truncation=True,
-            max_length=self.max_length,
-            return_tensors="np",
-        )
+    def _class_ids(self, encoded: BatchEncoding) -> list[int]:
         feeds = {name: np.asarray(encoded[name], dtype=np.int64) for name in self.input_names}
         (logits,) = self.session.run(None, feeds)
-        return [self.labels[i] for i in logits.argmax(axis=-1).tolist()]
+        return [int(i) for i in logits.argmax(axis=-1).tolist()]
 
     def size_bytes(self) -> int:
         folder = self.onnx_path.parent

@@ -123,6 +123,7 @@ class AccelState:
     update: bool
     json_path: Path | None
     matrix: Matrix
+    pytest_config: pytest.Config
     outcomes: dict[str, Outcome] = field(default_factory=dict)
 
     def record(
@@ -164,6 +165,7 @@ def pytest_configure(config: pytest.Config) -> None:
         update=opt("--accel-update-baselines"),
         json_path=Path(opt("--accel-json")) if opt("--accel-json") else None,
         matrix=Matrix(run),
+        pytest_config=config,
     )
     config.pluginmanager.register(state, PLUGIN_NAME)
     config.addinivalue_line("markers", "accel_matrix: a technique x device cell of the gate")
@@ -193,10 +195,20 @@ def accel_state(request: pytest.FixtureRequest) -> AccelState:
     return _state(request.config)
 
 
+def measure(state: AccelState, cell: Cell) -> CellResult:
+    """Measure ``cell``, with pytest's capture suspended so that progress bars (the teacher's
+    training, accuracy passes) show live in the terminal and CI logs."""
+    capture = state.pytest_config.pluginmanager.get_plugin("capturemanager")
+    if capture is None:
+        return state.matrix.measure(cell)
+    with capture.global_and_fixture_disabled():
+        return state.matrix.measure(cell)
+
+
 def check_contract(state: AccelState, cell: Cell) -> None:
     """Measure ``cell`` and fail unless its technique's contract holds."""
     try:
-        result = state.matrix.measure(cell)
+        result = measure(state, cell)
     except Exception:
         state.record(cell.id, "contract", "ERROR")
         raise
@@ -223,7 +235,7 @@ def check_contract(state: AccelState, cell: Cell) -> None:
 
 def check_baseline(state: AccelState, cell: Cell) -> None:
     """Compare ``cell`` with its baseline file, or write the file in update mode."""
-    result = state.matrix.measure(cell)
+    result = measure(state, cell)
     path = baseline_path(state.baselines_dir, cell.id)
     if state.update:
         previous = _read_or_none(path)
@@ -256,11 +268,20 @@ def check_baseline(state: AccelState, cell: Cell) -> None:
     except BaselineError as exc:
         state.record(cell.id, "baseline", "FAIL bad baseline", result)
         pytest.fail(str(exc), pytrace=False)
-    rows = compare(result.metrics(), baseline, same_machine(result.machine, baseline.machine))
+    same_model = baseline.model.get("fingerprint") == result.model["fingerprint"]
+    rows = compare(
+        result.metrics(),
+        baseline,
+        machine_matches=same_machine(result.machine, baseline.machine),
+        model_matches=same_model,
+    )
     worse = [r.metric for r in rows if r.verdict == "worse"]
     notes = []
-    if baseline.model.get("fingerprint") != result.model["fingerprint"]:
-        notes.append("the model differs from the baseline's (fingerprint)")
+    if not same_model:
+        notes.append(
+            "the model differs from the baseline's (fingerprint): accuracy metrics were "
+            "compared with retrain tolerances"
+        )
     if worse:
         state.record(cell.id, "baseline", f"FAIL {', '.join(worse)}", result, baseline)
         pytest.fail(

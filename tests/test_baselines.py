@@ -183,3 +183,16 @@ def test_update_keeps_reviewed_tolerances(tmp_path: Path) -> None:
     custom = {"speedup": Tolerance(rel=0.4)}
     baseline = read_baseline(_write(tmp_path, tolerances=custom))
     assert baseline.tolerances == custom
+
+
+def test_other_model_widens_only_accuracy_tolerances(tmp_path: Path) -> None:
+    baseline = read_baseline(_write(tmp_path))
+    retrained = METRICS | {"oos_recall": METRICS["oos_recall"] - 0.04, "size_mb": 30.0}
+    same = {r.metric: r for r in compare(retrained, baseline, True, model_matches=True)}
+    other = {r.metric: r for r in compare(retrained, baseline, True, model_matches=False)}
+    assert same["oos_recall"].verdict == "worse"
+    assert other["oos_recall"].verdict == "ok" and other["oos_recall"].note == "other model"
+    assert other["size_mb"].verdict == "worse"  # same architecture: size stays tight
+    too_far = METRICS | {"accuracy": METRICS["accuracy"] - 0.02}
+    verdicts = {r.metric: r.verdict for r in compare(too_far, baseline, True, model_matches=False)}
+    assert verdicts["accuracy"] == "worse"

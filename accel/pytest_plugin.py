@@ -324,7 +324,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     title = (
         f"accel matrix: model={state.config.model}, threads={state.config.threads}, "
         f"rounds={state.config.plan.rounds}x{state.config.plan.block} calls "
-        "(deltas against baselines/)"
+        f"(deltas against {state.baselines_dir.name}/)"
     )
     terminalreporter.write_sep("=", "accel comparison table")
     terminalreporter.write(terminal_table(outcomes, title))

@@ -42,7 +42,7 @@ def tiny_context(
     """Builds the tiny model's artifacts in a private cache, never the user's."""
     return BuildContext(
         reference=tiny_classifier,
-        data=None,  # type: ignore[arg-type]
+        data=None,
         device="cpu",
         threads=1,
         cache_dir=tmp_path_factory.mktemp("accel-cache"),

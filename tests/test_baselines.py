@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -33,7 +35,11 @@ METRICS = {
 LATENCY = {"p50": 1.65, "p90": 1.95, "p99": 2.5, "mean": 1.7, "std": 0.1}
 
 
-def _write(tmp_path: Path, metrics: dict[str, float] = METRICS, **kw: object) -> Path:
+def _write(
+    tmp_path: Path,
+    metrics: dict[str, float] = METRICS,
+    tolerances: dict[str, Tolerance] | None = None,
+) -> Path:
     path = baseline_path(tmp_path, "ort-int8/cpu")
     write_baseline(
         path,
@@ -45,7 +51,7 @@ def _write(tmp_path: Path, metrics: dict[str, float] = METRICS, **kw: object) ->
             {"cpu": "EPYC", "threads": 1, "device": "cpu", "gpu": None},
             "2026-11-24T00:00:00+00:00",
             "0.1.0",
-            **kw,  # type: ignore[arg-type]
+            tolerances=tolerances,
         ),
     )
     return path
@@ -112,7 +118,9 @@ def test_layout_and_format(tmp_path: Path) -> None:
         (lambda d: d.__setitem__("schema_version", 7), "schema_version"),
     ],
 )
-def test_incomplete_file_names_file_and_field(tmp_path: Path, mutate, field: str) -> None:  # type: ignore[no-untyped-def]
+def test_incomplete_file_names_file_and_field(
+    tmp_path: Path, mutate: Callable[[dict[str, Any]], object], field: str
+) -> None:
     path = _write(tmp_path)
     doc = json.loads(path.read_text())
     mutate(doc)

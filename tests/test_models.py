@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
+from datasets import DatasetDict
 
 from accel.data import load_clinc
 from accel.models import Classifier, ModelError, load_classifier, teacher_key
@@ -12,13 +14,13 @@ from tests.conftest import write_oos_eval
 
 
 @pytest.fixture()
-def small_data(tmp_path: Path):  # type: ignore[no-untyped-def]
+def small_data(tmp_path: Path) -> DatasetDict:
     return load_clinc(write_oos_eval(tmp_path / "d.json"))
 
 
 def test_checkpoint_with_unknown_labels_is_rejected(
-    tiny_classifier: Classifier, tmp_path: Path, small_data
-) -> None:  # type: ignore[no-untyped-def]
+    tiny_classifier: Classifier, tmp_path: Path, small_data: DatasetDict
+) -> None:
     tiny_classifier.model.save_pretrained(tmp_path / "ckpt")
     tiny_classifier.tokenizer.save_pretrained(tmp_path / "ckpt")
     with pytest.raises(ModelError) as err:
@@ -38,12 +40,12 @@ def test_checkpoint_with_known_labels_loads(tiny_classifier: Classifier, tmp_pat
     assert loaded.fingerprint == tiny_classifier.fingerprint
 
 
-def test_missing_checkpoint_is_a_clear_error(small_data, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_missing_checkpoint_is_a_clear_error(small_data: DatasetDict, tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="Could not load the classifier"):
         load_classifier(str(tmp_path / "nowhere"), small_data)
 
 
-def test_teacher_key_depends_on_data(tmp_path: Path, small_data) -> None:  # type: ignore[no-untyped-def]
+def test_teacher_key_depends_on_data(tmp_path: Path, small_data: DatasetDict) -> None:
     other = load_clinc(write_oos_eval(tmp_path / "other.json", per_intent=3))
     assert teacher_key(small_data) == teacher_key(small_data) != teacher_key(other)
 
@@ -56,6 +58,6 @@ def test_teacher_key_depends_on_data(tmp_path: Path, small_data) -> None:  # typ
         ({"threads": 0}, "threads"),
     ],
 )
-def test_train_config_validates(kwargs: dict[str, float], field: str) -> None:
+def test_train_config_validates(kwargs: dict[str, Any], field: str) -> None:
     with pytest.raises(ValueError, match=f"`{field}`"):
-        TrainConfig(**kwargs)  # type: ignore[arg-type]
+        TrainConfig(**kwargs)

@@ -84,7 +84,7 @@ def test_building_techniques_leaves_the_reference_untouched(
             return tiny_classifier.model(**enc).logits.numpy()
 
     before = logits()
-    ctx = BuildContext(tiny_classifier, None, "cpu", 1, tmp_path_factory.mktemp("fresh"))  # type: ignore[arg-type]
+    ctx = BuildContext(tiny_classifier, None, "cpu", 1, tmp_path_factory.mktemp("fresh"))
     for name in CPU_TECHNIQUES:
         TECHNIQUES[name].build(ctx)
     np.testing.assert_array_equal(logits(), before)

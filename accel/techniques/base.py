@@ -18,7 +18,7 @@ class BuildContext:
     """What a technique needs to build its predictor."""
 
     reference: Classifier
-    data: datasets.DatasetDict
+    data: datasets.DatasetDict | None  # None where no technique needs the dataset (unit tests)
     device: str
     threads: int
     cache_dir: Path | None = None  # default: accel.cache.cache_root()

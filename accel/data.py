@@ -41,7 +41,7 @@ def load_clinc(path: str | Path | None = None) -> datasets.DatasetDict:
         return load_oos_eval_json(Path(source))
     try:
         return _load_hub()
-    except Exception as exc:
+    except Exception as exc:  # any hub failure leads to the same advice
         raise DataError(
             "CLINC150 could not be loaded. Tried:\n"
             f"  1. a local oos-eval JSON: no path given (--accel-data PATH or ${CLINC_PATH_ENV});\n"

@@ -17,7 +17,7 @@ def cpu_name() -> str:
         import cpuinfo
 
         return str(cpuinfo.get_cpu_info().get("brand_raw") or platform.processor() or "unknown")
-    except Exception:
+    except Exception:  # best effort: the record is informative, never gated on
         return platform.processor() or "unknown"
 
 

@@ -66,12 +66,8 @@ def fine_tune(
     config: TrainConfig,
     loss_fn: LossFn = cross_entropy_loss,
     desc: str = "fine-tuning",
-    on_epoch_end: Callable[[int], None] | None = None,
 ) -> list[float]:
-    """Train ``model`` in place with AdamW and linear decay; return the mean loss per epoch.
-
-    ``on_epoch_end(epoch)`` is called after each epoch (1-based), in eval mode.
-    """
+    """Train ``model`` in place with AdamW and linear decay; return the mean loss per epoch."""
     seed_everything(config.seed)
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(config.threads)
@@ -120,10 +116,6 @@ def fine_tune(
                         epoch=epoch + 1, loss=f"{running / (step + 1):.4f}", refresh=False
                     )
                 epoch_losses.append(running / steps_per_epoch)
-                if on_epoch_end is not None:
-                    model.eval()
-                    on_epoch_end(epoch + 1)
-                    model.train()
     finally:
         model.eval()
         torch.set_num_threads(previous_threads)

@@ -84,6 +84,16 @@ def quantize_int8(source: Path, out: Path) -> Path:
     return path
 
 
+def _fused_recipe() -> dict[str, object]:
+    return {
+        "stage": "ort-fused",
+        "attention": "eager",
+        "opset": OPSET,
+        "torch": torch.__version__,
+        "ort": _ort_version(),
+    }
+
+
 def _fused_graph(ctx: BuildContext) -> Path:
     config = ctx.reference.model.config
 
@@ -94,14 +104,7 @@ def _fused_graph(ctx: BuildContext) -> Path:
         optimize_bert(raw / MODEL_FILE, out, config.num_attention_heads, config.hidden_size)
         shutil.rmtree(raw)
 
-    recipe = {
-        "stage": "ort-fused",
-        "attention": "eager",
-        "opset": OPSET,
-        "torch": torch.__version__,
-        "ort": _ort_version(),
-    }
-    return ctx.artifact("onnx", recipe, build) / MODEL_FILE
+    return ctx.artifact("onnx", _fused_recipe(), build) / MODEL_FILE
 
 
 def _quantized_graph(ctx: BuildContext) -> Path:
@@ -110,7 +113,7 @@ def _quantized_graph(ctx: BuildContext) -> Path:
     def build(out: Path) -> None:
         quantize_int8(fused, out)
 
-    recipe = {"stage": "ort-int8", "source": str(fused), "ort": _ort_version()}
+    recipe = {"stage": "ort-int8", "source": _fused_recipe()}
     return ctx.artifact("onnx", recipe, build) / MODEL_FILE
 
 

@@ -57,6 +57,37 @@ def _show(args: argparse.Namespace, _: list[str]) -> int:
     return status
 
 
+def _distill_search(args: argparse.Namespace, _: list[str]) -> int:
+    import shlex
+
+    from accel.data import load_clinc
+    from accel.distill_search import SearchSpace, run_search
+    from accel.models import load_classifier
+    from accel.techniques.base import BuildContext
+
+    try:
+        space = SearchSpace(
+            trials=args.trials,
+            train_fraction=args.train_fraction,
+            alpha=(args.alpha_min, args.alpha_max),
+            temperature=(args.temperature_min, args.temperature_max),
+            epochs=(args.epochs_min, args.epochs_max),
+            seed=args.seed,
+        )
+    except ValueError as exc:
+        build_parser().error(str(exc))
+    data = load_clinc(args.data)
+    reference = load_classifier(args.model, data)
+    ctx = BuildContext(reference=reference, data=data, device="cpu", threads=2)
+    record = run_search(ctx, space, Path(args.out), "accel " + shlex.join(args.argv))
+    best = record["best"]
+    print(
+        f"best of {len(record['trials'])} trials: {best['params']} "
+        f"(validation accuracy {best['validation_accuracy']:.4f}); written to {args.out}"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="accel", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -122,6 +153,86 @@ def build_parser() -> argparse.ArgumentParser:
         help="baseline directory (default: %(default)s)",
     )
     show.set_defaults(handler=_show)
+    search = sub.add_parser(
+        "distill-search",
+        help="search the distillation alpha, temperature and epochs with Optuna (slow)",
+        description="Distill one student per trial on a fraction of the train split and score "
+        "it on the validation split; write every trial and the best to --out.",
+    )
+    search.add_argument(
+        "--trials", type=int, default=10, metavar="N", help="Optuna trials (default: %(default)s)"
+    )
+    search.add_argument(
+        "--train-fraction",
+        type=float,
+        default=0.5,
+        metavar="F",
+        help="seeded fraction of the train split per trial (default: %(default)s)",
+    )
+    search.add_argument(
+        "--alpha-min",
+        type=float,
+        default=0.0,
+        metavar="A",
+        help="lowest alpha, the weight of the labels (default: %(default)s)",
+    )
+    search.add_argument(
+        "--alpha-max",
+        type=float,
+        default=1.0,
+        metavar="A",
+        help="highest alpha (default: %(default)s)",
+    )
+    search.add_argument(
+        "--temperature-min",
+        type=float,
+        default=1.0,
+        metavar="T",
+        help="lowest temperature (default: %(default)s)",
+    )
+    search.add_argument(
+        "--temperature-max",
+        type=float,
+        default=12.0,
+        metavar="T",
+        help="highest temperature (default: %(default)s)",
+    )
+    search.add_argument(
+        "--epochs-min",
+        type=int,
+        default=2,
+        metavar="N",
+        help="fewest epochs (default: %(default)s)",
+    )
+    search.add_argument(
+        "--epochs-max", type=int, default=8, metavar="N", help="most epochs (default: %(default)s)"
+    )
+    search.add_argument(
+        "--seed",
+        type=int,
+        default=42,
+        metavar="N",
+        help="seed of the sampler and the train subset (default: %(default)s)",
+    )
+    search.add_argument(
+        "--model",
+        default="embedded",
+        metavar="SPEC",
+        help="teacher: directory, hub id or 'embedded' (default: %(default)s)",
+    )
+    search.add_argument(
+        "--data",
+        default=None,
+        metavar="PATH",
+        help="CLINC150 oos-eval JSON (default: $ACCEL_CLINC_PATH, else the hub)",
+    )
+    search.add_argument(
+        "--out",
+        default="benchmarks/distill-search.json",
+        metavar="PATH",
+        help="where to write the trials and the best values (default: %(default)s)",
+    )
+    search.set_defaults(handler=_distill_search)
     return parser
 
 
@@ -133,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         cut = argv.index("--")
         argv, passthrough = argv[:cut], argv[cut + 1 :]
     args = build_parser().parse_args(argv)
+    args.argv = argv  # recorded by commands that write results
     if args.command == "run" and args.threads < 1:
         build_parser().error(f"--threads must be >= 1, got {args.threads}")
     return int(args.handler(args, passthrough))

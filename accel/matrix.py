@@ -156,7 +156,8 @@ class Matrix:
             self._build_seconds[cell.id] = time.perf_counter() - start
         return self._predictors[cell.id]
 
-    def _score(self, cell: Cell) -> tuple[Accuracy, float]:
+    def score(self, cell: Cell) -> tuple[Accuracy, float]:
+        """Test-set accuracy and size in MB of ``cell`` (computed once)."""
         if cell.id not in self._scores:
             predictor = self.predictor(cell)
             accuracy = measure_accuracy(
@@ -181,8 +182,8 @@ class Matrix:
 
     def _measure(self, cell: Cell) -> CellResult:
         reference_cell = Cell(REFERENCE, cell.device)
-        ref_accuracy, ref_size = self._score(reference_cell)
-        accuracy, size = self._score(cell)
+        ref_accuracy, ref_size = self.score(reference_cell)
+        accuracy, size = self.score(cell)
         timing = measure_speedup(
             self.predictor(reference_cell),
             self.predictor(cell),

@@ -5,8 +5,10 @@ Loaded by the repository's ``conftest.py`` (``pytest_plugins = ["accel.pytest_pl
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -195,14 +197,28 @@ def accel_state(request: pytest.FixtureRequest) -> AccelState:
     return _state(request.config)
 
 
-def measure(state: AccelState, cell: Cell) -> CellResult:
-    """Measure ``cell``, with pytest's capture suspended so that progress bars (the teacher's
-    training, accuracy passes) show live in the terminal and CI logs."""
+@contextlib.contextmanager
+def _live_output(state: AccelState) -> Iterator[None]:
+    """Suspend pytest's capture so that progress bars (the teacher's training, accuracy
+    passes) show live in the terminal and CI logs."""
     capture = state.pytest_config.pluginmanager.get_plugin("capturemanager")
     if capture is None:
-        return state.matrix.measure(cell)
+        yield
+        return
     with capture.global_and_fixture_disabled():
+        yield
+
+
+def measure(state: AccelState, cell: Cell) -> CellResult:
+    """Measure ``cell`` (built, scored and timed once per session), progress shown live."""
+    with _live_output(state):
         return state.matrix.measure(cell)
+
+
+def rival_accuracy(state: AccelState, rival: Cell) -> float:
+    """The test-set accuracy of a contract's rival cell (built and scored, not timed)."""
+    with _live_output(state):
+        return state.matrix.score(rival)[0].accuracy
 
 
 def check_contract(state: AccelState, cell: Cell) -> None:
@@ -213,12 +229,16 @@ def check_contract(state: AccelState, cell: Cell) -> None:
         state.record(cell.id, "contract", "ERROR")
         raise
     contract = TECHNIQUES[cell.technique].contract
+    rival = None
+    if contract.beats is not None:
+        rival = rival_accuracy(state, Cell(contract.beats, cell.device))
     broken = contract.violations(
         accuracy=result.accuracy.accuracy,
         ref_accuracy=result.reference_accuracy.accuracy,
         size_mb=result.size_mb,
         ref_size_mb=result.reference_size_mb,
         speedup=result.timing.speedup,
+        rival_accuracy=rival,
     )
     if broken:
         state.record(cell.id, "contract", "FAIL contract", result)

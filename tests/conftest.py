@@ -9,6 +9,7 @@ import pytest
 import torch
 from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
+from accel.data import load_clinc
 from accel.models import Classifier, encoder_dir, state_dict_fingerprint
 from accel.techniques import BuildContext
 
@@ -17,13 +18,14 @@ TINY_LABELS = ("oos", "balance", "transfer", "weather", "timer")
 
 @pytest.fixture(scope="session")
 def tiny_classifier() -> Classifier:
-    """A 2-layer, 32-wide BERT with random weights and the embedded encoder's tokenizer."""
+    """A 6-layer (like the teacher), 32-wide BERT with random weights and the embedded
+    encoder's tokenizer."""
     torch.manual_seed(0)
     tokenizer = AutoTokenizer.from_pretrained(str(encoder_dir()))
     config = BertConfig(
         vocab_size=tokenizer.vocab_size,
         hidden_size=32,
-        num_hidden_layers=2,
+        num_hidden_layers=6,
         num_attention_heads=2,
         intermediate_size=64,
         max_position_embeddings=512,
@@ -39,10 +41,12 @@ def tiny_classifier() -> Classifier:
 def tiny_context(
     tiny_classifier: Classifier, tmp_path_factory: pytest.TempPathFactory
 ) -> BuildContext:
-    """Builds the tiny model's artifacts in a private cache, never the user's."""
+    """Builds the tiny model's artifacts (students included, from a tiny dataset) in a private
+    cache, never the user's."""
+    data = load_clinc(write_oos_eval(tmp_path_factory.mktemp("data") / "tiny.json"))
     return BuildContext(
         reference=tiny_classifier,
-        data=None,
+        data=data,
         device="cpu",
         threads=1,
         cache_dir=tmp_path_factory.mktemp("accel-cache"),

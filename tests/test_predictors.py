@@ -73,7 +73,9 @@ def test_onnx_fp32_agrees_with_pytorch(
 
 
 def test_building_techniques_leaves_the_reference_untouched(
-    tiny_classifier: Classifier, tmp_path_factory: pytest.TempPathFactory
+    tiny_classifier: Classifier,
+    tiny_context: BuildContext,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     """Exporting or quantizing must not change the reference's own outputs (padded batch)."""
     batch = ["hi", "what is the balance of my checking account right now", "set a timer"]
@@ -84,7 +86,9 @@ def test_building_techniques_leaves_the_reference_untouched(
             return tiny_classifier.model(**enc).logits.numpy()
 
     before = logits()
-    ctx = BuildContext(tiny_classifier, None, "cpu", 1, tmp_path_factory.mktemp("fresh"))
+    ctx = BuildContext(
+        tiny_classifier, tiny_context.data, "cpu", 1, tmp_path_factory.mktemp("fresh")
+    )
     for name in CPU_TECHNIQUES:
         TECHNIQUES[name].build(ctx)
     np.testing.assert_array_equal(logits(), before)

@@ -38,6 +38,7 @@ class Contract:
     min_accuracy_ratio: float | None = None
     max_size_ratio: float | None = None
     min_speedup: float | None = None
+    beats: str | None = None  # a technique whose accuracy, same device and run, must be lower
 
     def __post_init__(self) -> None:
         for field in ("min_accuracy_ratio", "max_size_ratio", "min_speedup"):
@@ -52,8 +53,12 @@ class Contract:
         size_mb: float,
         ref_size_mb: float,
         speedup: float,
+        rival_accuracy: float | None = None,
     ) -> list[str]:
-        """Human-readable descriptions of every broken promise (empty when all hold)."""
+        """Human-readable descriptions of every broken promise (empty when all hold).
+
+        ``rival_accuracy`` is the accuracy of the ``beats`` technique, required when set.
+        """
         out: list[str] = []
         if (
             self.min_accuracy_ratio is not None
@@ -70,6 +75,13 @@ class Contract:
             )
         if self.min_speedup is not None and speedup < self.min_speedup:
             out.append(f"speedup {speedup:.2f}x < {self.min_speedup:g}x over the reference")
+        if self.beats is not None:
+            if rival_accuracy is None:
+                raise ValueError(f"the contract needs the accuracy of {self.beats!r}")
+            if not accuracy > rival_accuracy:
+                out.append(
+                    f"accuracy {accuracy:.4f} does not beat {self.beats}'s {rival_accuracy:.4f}"
+                )
         return out
 
     def describe(self) -> str:
@@ -80,6 +92,8 @@ class Contract:
             parts.append(f"size <= {self.max_size_ratio:g}x ref")
         if self.min_speedup is not None:
             parts.append(f"speedup >= {self.min_speedup:g}x")
+        if self.beats is not None:
+            parts.append(f"accuracy > {self.beats}")
         return ", ".join(parts) or "none (the reference)"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import shutil
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
@@ -84,36 +85,56 @@ def quantize_int8(source: Path, out: Path) -> Path:
     return path
 
 
-def _fused_recipe() -> dict[str, object]:
-    return {
+def _fused_recipe(source: Mapping[str, object] | None) -> dict[str, object]:
+    recipe: dict[str, object] = {
         "stage": "ort-fused",
         "attention": "eager",
         "opset": OPSET,
         "torch": torch.__version__,
         "ort": _ort_version(),
     }
+    if source is not None:  # a model derived from the reference (a student), by its recipe
+        recipe["source"] = dict(source)
+    return recipe
 
 
-def _fused_graph(ctx: BuildContext) -> Path:
-    config = ctx.reference.model.config
+def fused_graph(
+    ctx: BuildContext,
+    model: PreTrainedModel | None = None,
+    source: Mapping[str, object] | None = None,
+) -> Path:
+    """The cached fused fp32 graph of ``model`` (default: the reference).
+
+    A model other than the reference must come with ``source``, the recipe it was built
+    from, which keys its cache entry.
+    """
+    if (model is None) != (source is None):
+        raise ValueError("give both `model` and its `source` recipe, or neither")
+    model = ctx.reference.model if model is None else model
+    config = model.config
 
     def build(out: Path) -> None:
         raw = out / "raw"
         raw.mkdir()
-        export_onnx(ctx.reference.model, ctx.reference.tokenizer, raw)
+        export_onnx(model, ctx.reference.tokenizer, raw)
         optimize_bert(raw / MODEL_FILE, out, config.num_attention_heads, config.hidden_size)
         shutil.rmtree(raw)
 
-    return ctx.artifact("onnx", _fused_recipe(), build) / MODEL_FILE
+    return ctx.artifact("onnx", _fused_recipe(source), build) / MODEL_FILE
 
 
-def _quantized_graph(ctx: BuildContext) -> Path:
-    fused = _fused_graph(ctx)
+def quantized_graph(
+    ctx: BuildContext,
+    model: PreTrainedModel | None = None,
+    source: Mapping[str, object] | None = None,
+) -> Path:
+    """The cached int8 graph of ``model`` (default: the reference); see ``fused_graph``."""
+    fused = fused_graph(ctx, model, source)
 
     def build(out: Path) -> None:
         quantize_int8(fused, out)
 
-    recipe = {"stage": "ort-int8", "source": _fused_recipe()}
+    recipe = {"stage": "ort-int8", "source": _fused_recipe(source)}
     return ctx.artifact("onnx", recipe, build) / MODEL_FILE
 
 
@@ -127,7 +148,8 @@ def _providers(device: str) -> tuple[str, ...]:
     return ("CUDAExecutionProvider",) if device == "cuda" else ("CPUExecutionProvider",)
 
 
-def _predictor(name: str, path: Path, ctx: BuildContext) -> Predictor:
+def ort_predictor(name: str, path: Path, ctx: BuildContext) -> Predictor:
+    """An ONNX Runtime predictor of ``path`` on the context's device, with its threads."""
     ref = ctx.reference
     return OrtPredictor(
         name,
@@ -142,9 +164,9 @@ def _predictor(name: str, path: Path, ctx: BuildContext) -> Predictor:
 
 def build_ort_fp32(ctx: BuildContext) -> Predictor:
     """The reference exported to ONNX with ONNX Runtime's BERT fusions, fp32."""
-    return _predictor("ort-fp32", _fused_graph(ctx), ctx)
+    return ort_predictor("ort-fp32", fused_graph(ctx), ctx)
 
 
 def build_ort_int8(ctx: BuildContext) -> Predictor:
     """The fused graph with int8 dynamic quantization."""
-    return _predictor("ort-int8", _quantized_graph(ctx), ctx)
+    return ort_predictor("ort-int8", quantized_graph(ctx), ctx)

@@ -26,19 +26,23 @@ def build_fp32(ctx: BuildContext) -> Predictor:
     )
 
 
-def build_torch_int8(ctx: BuildContext) -> Predictor:
-    """Dynamic quantization of every ``nn.Linear`` to int8 (activations quantized per call)."""
-    ref = ctx.reference
+def quantize_linear_int8(model: torch.nn.Module) -> torch.nn.Module:
+    """A CPU copy of ``model`` with every ``nn.Linear`` dynamically quantized to int8."""
     with warnings.catch_warnings():
         # torch.ao.quantization announces its move to torchao; the API still works.
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", FutureWarning)
-        model = torch.ao.quantization.quantize_dynamic(
-            copy.deepcopy(ref.model).cpu(), {torch.nn.Linear}, dtype=torch.qint8
+        return torch.ao.quantization.quantize_dynamic(
+            copy.deepcopy(model).cpu(), {torch.nn.Linear}, dtype=torch.qint8
         )
+
+
+def build_torch_int8(ctx: BuildContext) -> Predictor:
+    """Dynamic quantization of every ``nn.Linear`` to int8 (activations quantized per call)."""
+    ref = ctx.reference
     return TorchPredictor(
         "torch-int8",
-        model,
+        quantize_linear_int8(ref.model),
         ref.tokenizer,
         ref.labels,
         device="cpu",

@@ -199,8 +199,15 @@ class Matrix:
             reference_accuracy=ref_accuracy,
             reference_size_mb=ref_size,
             machine=machine_record(cell.device, self.config.threads),
-            model={"checkpoint": self.config.model, "fingerprint": self.reference.fingerprint},
+            model=self._model_record(cell),
         )
+
+    def _model_record(self, cell: Cell) -> dict[str, str]:
+        record = {"checkpoint": self.config.model, "fingerprint": self.reference.fingerprint}
+        trained = getattr(self.predictor(cell), "trained_fingerprint", None)
+        if trained is not None:
+            record["trained"] = trained
+        return record
 
     def results(self) -> list[CellResult]:
         """The cells measured so far, successfully."""

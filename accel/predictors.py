@@ -46,8 +46,12 @@ class _TokenizingPredictor:
         tokenizer: PreTrainedTokenizerBase,
         labels: Sequence[str],
         max_positions: int,
+        trained_fingerprint: str | None = None,
     ) -> None:
         self.name = name
+        # The fingerprint of a model trained for this cell (a student), None when the cell
+        # only transforms the reference: a baseline is exact only for the same trained model.
+        self.trained_fingerprint = trained_fingerprint
         self.tokenizer = tokenizer
         self.labels = tuple(labels)
         self.max_length = _max_length(tokenizer, max_positions)
@@ -81,8 +85,9 @@ class TorchPredictor(_TokenizingPredictor):
         labels: Sequence[str],
         device: str = "cpu",
         max_positions: int = DEFAULT_MAX_LENGTH,
+        trained_fingerprint: str | None = None,
     ) -> None:
-        super().__init__(name, tokenizer, labels, max_positions)
+        super().__init__(name, tokenizer, labels, max_positions, trained_fingerprint)
         self.model = model.eval().to(device)
         self.device = device
 
@@ -112,10 +117,11 @@ class OrtPredictor(_TokenizingPredictor):
         threads: int,
         providers: Sequence[str] = ("CPUExecutionProvider",),
         max_positions: int = DEFAULT_MAX_LENGTH,
+        trained_fingerprint: str | None = None,
     ) -> None:
         import onnxruntime as ort
 
-        super().__init__(name, tokenizer, labels, max_positions)
+        super().__init__(name, tokenizer, labels, max_positions, trained_fingerprint)
         self.onnx_path = onnx_path
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads

@@ -288,7 +288,9 @@ def check_baseline(state: AccelState, cell: Cell) -> None:
     except BaselineError as exc:
         state.record(cell.id, "baseline", "FAIL bad baseline", result)
         pytest.fail(str(exc), pytrace=False)
-    same_model = baseline.model.get("fingerprint") == result.model["fingerprint"]
+    same_model = all(
+        baseline.model.get(key) == result.model.get(key) for key in ("fingerprint", "trained")
+    )
     rows = compare(
         result.metrics(),
         baseline,
@@ -299,8 +301,8 @@ def check_baseline(state: AccelState, cell: Cell) -> None:
     notes = []
     if not same_model:
         notes.append(
-            "the model differs from the baseline's (fingerprint): accuracy metrics were "
-            "compared with retrain tolerances"
+            "the model (or the cell's trained model) differs from the baseline's (fingerprint): "
+            "accuracy metrics were compared with retrain tolerances"
         )
     if worse:
         state.record(cell.id, "baseline", f"FAIL {', '.join(worse)}", result, baseline)
@@ -314,7 +316,10 @@ def check_baseline(state: AccelState, cell: Cell) -> None:
             pytrace=False,
         )
     better = [r.metric for r in rows if r.verdict == "better"]
-    status = "pass" + (f" (better: {', '.join(better)})" if better else "")
+    remarks = ([f"better: {', '.join(better)}"] if better else []) + (
+        [] if same_model else ["other model"]
+    )
+    status = "pass" + (f" ({'; '.join(remarks)})" if remarks else "")
     state.record(cell.id, "baseline", status, result, baseline)
 
 

@@ -33,13 +33,20 @@ def fake_measure(self, cell):
         timing=Speedup(lat, ref, speedup, (speedup,) * 10), build_seconds=0.1,
         reference_accuracy=Accuracy(0.87, 0.96, 0.5, 5500), reference_size_mb=90.0,
         machine={"cpu": "fake", "threads": 1, "device": cell.device, "gpu": None},
-        model={"checkpoint": "fake", "fingerprint": "sha256:fake"},
+        model={"checkpoint": "fake", "fingerprint": "sha256:fake"}
+        | ({"trained": os.environ["FAKE_TRAINED"]} if "FAKE_TRAINED" in os.environ else {}),
     )
+
+
+def fake_score(self, cell):
+    acc = float(os.environ.get("FAKE_RIVAL_ACCURACY", "0.86"))
+    return Accuracy(acc, acc, 0.5, 5500), 30.0
 
 
 @pytest.fixture(autouse=True)
 def fake_matrix(monkeypatch):
     monkeypatch.setattr(matrix.Matrix, "measure", fake_measure)
+    monkeypatch.setattr(matrix.Matrix, "score", fake_score)
 """
 INNER_TEST = "from accel.gate import test_baseline, test_contract  # noqa: F401\n"
 ARGS = ("--accel-techniques=ort-int8", "--accel-device=cpu", "-p", "no:cacheprovider")
@@ -152,3 +159,30 @@ def test_inner_runs_do_not_leak_the_fake(inner: pytest.Pytester) -> None:
     original = Matrix.measure
     inner.runpytest(*ARGS, "--accel-update-baselines")
     assert Matrix.measure is original
+
+
+def test_retrained_cell_model_gets_retrain_tolerances(
+    inner: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A student retrained on a cold cache (same teacher) is another model: its accuracy is
+    compared with the retrain tolerances, and the table says so."""
+    monkeypatch.setenv("FAKE_TRAINED", "sha256:student-a")
+    inner.runpytest(*ARGS, "--accel-update-baselines").assert_outcomes(passed=2)
+    monkeypatch.setenv("FAKE_ACCURACY", "0.862")  # -0.008: beyond ±0.005, within ±0.01
+    inner.runpytest(*ARGS).assert_outcomes(passed=1, failed=1)  # same student: a regression
+    monkeypatch.setenv("FAKE_TRAINED", "sha256:student-b")
+    result = inner.runpytest(*ARGS)
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*ort-int8/cpu*other model*"])
+
+
+def test_contract_against_a_rival_cell(
+    inner: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = ("--accel-techniques=distilled", "--accel-device=cpu", "-p", "no:cacheprovider")
+    monkeypatch.setenv("FAKE_RIVAL_ACCURACY", "0.86")
+    inner.runpytest(*args, "-k", "contract").assert_outcomes(passed=1)
+    monkeypatch.setenv("FAKE_RIVAL_ACCURACY", "0.875")
+    result = inner.runpytest(*args, "-k", "contract")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*accuracy 0.8700 does not beat finetuned-student's 0.8750*"])

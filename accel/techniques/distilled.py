@@ -31,7 +31,10 @@ from accel.training import TrainConfig
 
 LOGITS_FILE = "train_logits.npy"
 DISTILLED_RECIPE = StudentRecipe(
-    layers=(0, 2, 4),  # every other layer of the 6-layer reference, as DistilBERT did
+    # Keep the first and the last layer (whose output the head was tuned on) and one between.
+    # Measured before any training, validation accuracy of the cut teacher: (0, 3, 5) 0.738,
+    # (1, 3, 5) 0.715, (0, 2, 5) 0.702, DistilBERT's every-other (0, 2, 4) 0.106.
+    layers=(0, 3, 5),
     kd=KDConfig(alpha=0.2, temperature=6.0),
     train=TrainConfig(epochs=6, batch_size=32, learning_rate=2e-4, seed=42, threads=2),
 )
@@ -85,6 +88,7 @@ def _torch(name: str, clf: Classifier, ctx: BuildContext, quantize: bool = False
         clf.labels,
         device="cpu" if quantize else ctx.device,
         max_positions=clf.model.config.max_position_embeddings,
+        trained_fingerprint=clf.fingerprint,
     )
 
 
@@ -107,7 +111,10 @@ def build_distilled_ort_int8(ctx: BuildContext) -> Predictor:
     """The distilled student exported to ONNX, fused and int8-quantized in ONNX Runtime."""
     clf = student(ctx, DISTILLED_RECIPE)
     return ort_predictor(
-        "distilled-ort-int8", quantized_graph(ctx, clf.model, DISTILLED_RECIPE.as_dict()), ctx
+        "distilled-ort-int8",
+        quantized_graph(ctx, clf.model, DISTILLED_RECIPE.as_dict()),
+        ctx,
+        trained_fingerprint=clf.fingerprint,
     )
 
 

@@ -148,7 +148,9 @@ def _providers(device: str) -> tuple[str, ...]:
     return ("CUDAExecutionProvider",) if device == "cuda" else ("CPUExecutionProvider",)
 
 
-def ort_predictor(name: str, path: Path, ctx: BuildContext) -> Predictor:
+def ort_predictor(
+    name: str, path: Path, ctx: BuildContext, trained_fingerprint: str | None = None
+) -> Predictor:
     """An ONNX Runtime predictor of ``path`` on the context's device, with its threads."""
     ref = ctx.reference
     return OrtPredictor(
@@ -159,6 +161,7 @@ def ort_predictor(name: str, path: Path, ctx: BuildContext) -> Predictor:
         threads=ctx.threads,
         providers=_providers(ctx.device),
         max_positions=ref.model.config.max_position_embeddings,
+        trained_fingerprint=trained_fingerprint,
     )
 
 

@@ -35,7 +35,9 @@ DISTILLED_RECIPE = StudentRecipe(
     # Measured before any training, validation accuracy of the cut teacher: (0, 3, 5) 0.738,
     # (1, 3, 5) 0.715, (0, 2, 5) 0.702, DistilBERT's every-other (0, 2, 4) 0.106.
     layers=(0, 3, 5),
-    kd=KDConfig(alpha=0.2, temperature=6.0),
+    # The best of 8 Optuna trials (benchmarks/distill-search.json): validation accuracy 0.9245
+    # against 0.9132-0.9242 for the others; the trials differ little.
+    kd=KDConfig(alpha=0.566, temperature=4.31),
     train=TrainConfig(epochs=6, batch_size=32, learning_rate=2e-4, seed=42, threads=2),
 )
 FINETUNED_RECIPE = dataclasses.replace(DISTILLED_RECIPE, kd=KDConfig(alpha=1.0, temperature=1.0))

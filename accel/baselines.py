@@ -30,6 +30,8 @@ DIRECTIONS: dict[str, str] = {
 }
 # Compared only when the machine (CPU model, threads, device) matches the baseline's.
 MACHINE_BOUND = frozenset({"latency_ms.p50"})
+# Timing metrics: they only warn when latency is not gated (a GPU model other than the baseline's).
+TIMING = frozenset({"speedup", "latency_ms.p50"})
 REQUIRED_METRICS = ("accuracy", "accuracy_in_scope", "oos_recall", "size_mb", "speedup")
 LATENCY_FIELDS = ("p50", "p90", "p99", "mean", "std")
 
@@ -44,7 +46,7 @@ DEFAULT_TOLERANCES: dict[str, dict[str, float]] = {
     "latency_ms.p50": {"rel": 0.50},
 }
 
-Verdict = Literal["ok", "better", "worse", "skipped"]
+Verdict = Literal["ok", "better", "worse", "warn", "skipped"]
 
 
 class BaselineError(ValueError):
@@ -143,11 +145,14 @@ def compare(
     baseline: Baseline,
     machine_matches: bool,
     model_matches: bool = True,
+    latency_gated: bool = True,
 ) -> list[Row]:
     """Rows for every gated metric present in both ``obtained`` and the baseline.
 
     Raw latency is skipped on another machine; on another model (fingerprint), accuracy
-    metrics get at least :data:`RETRAINED_TOLERANCES`.
+    metrics get at least :data:`RETRAINED_TOLERANCES`; when ``latency_gated`` is False (a GPU
+    model other than the baseline's), a timing metric that got worse is a warning, not a
+    failure.
     """
     base = baseline.flat_metrics()
     rows = []
@@ -163,9 +168,11 @@ def compare(
         if metric in RETRAINED_TOLERANCES and not model_matches:
             tol = tol.widest(RETRAINED_TOLERANCES[metric])
             note = "other model"
-        rows.append(
-            Row(metric, value, reference, tol, decide(direction, value, reference, tol), note)
-        )
+        verdict = decide(direction, value, reference, tol)
+        if metric in TIMING and not latency_gated:
+            note = "other GPU, not gated"
+            verdict = "warn" if verdict == "worse" else verdict
+        rows.append(Row(metric, value, reference, tol, verdict, note))
     return rows
 
 

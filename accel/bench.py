@@ -12,7 +12,7 @@ from __future__ import annotations
 import gc
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from importlib import resources
@@ -216,6 +216,63 @@ def _interleaved(
         speedup=ref_latency.p50 / cell_latency.p50,
         round_speedups=tuple(ratios),
     )
+
+
+@dataclass(frozen=True)
+class ThroughputPlan:
+    """How throughput is sampled at each batch size: ``warmup`` batches, then whole batches
+    until both ``min_batches`` and ``min_seconds`` are reached."""
+
+    batch_sizes: tuple[int, ...] = (1, 8, 32, 128)
+    warmup: int = 2
+    min_batches: int = 3
+    min_seconds: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not self.batch_sizes or min(self.batch_sizes) < 1:
+            raise ValueError(f"`batch_sizes` must be >= 1 each, got {self.batch_sizes}")
+        if self.warmup < 0:
+            raise ValueError(f"`warmup` must be >= 0, got {self.warmup}")
+        if self.min_batches < 1:
+            raise ValueError(f"`min_batches` must be >= 1, got {self.min_batches}")
+        if not self.min_seconds >= 0:
+            raise ValueError(f"`min_seconds` must be >= 0, got {self.min_seconds}")
+
+
+def measure_throughput(
+    predictor: Predictor,
+    texts: Sequence[str],
+    plan: ThroughputPlan,
+    timer: Callable[[], float] = default_timer,
+) -> dict[int, float]:
+    """Sequences per second at each batch size, text to labels (tokenization included).
+
+    Batches are consecutive texts, cycled. The clock is read after ``predict`` returns labels,
+    which on a GPU means after the device has finished (the predictors synchronize).
+    """
+    if not texts:
+        raise ValueError("`texts` must not be empty")
+    out: dict[int, float] = {}
+    for size in plan.batch_sizes:
+        cursor = 0
+
+        def batch(size: int = size) -> list[str]:
+            nonlocal cursor
+            chunk = [texts[(cursor + i) % len(texts)] for i in range(size)]
+            cursor += size
+            return chunk
+
+        for _ in range(plan.warmup):
+            predictor.predict(batch())
+        done, start = 0, timer()
+        while True:
+            predictor.predict(batch())
+            done += 1
+            elapsed = timer() - start
+            if done >= plan.min_batches and elapsed >= plan.min_seconds:
+                break
+        out[size] = done * size / elapsed if elapsed > 0 else math.inf
+    return out
 
 
 def is_finite(value: float) -> bool:

@@ -45,9 +45,18 @@ def machine_record(device: str, threads: int) -> dict[str, Any]:
         "torch": torch.__version__,
         "transformers": transformers.__version__,
         "onnxruntime": onnxruntime.__version__,
-    }
+    } | ({"cuda": torch.version.cuda} if device == "cuda" else {})
 
 
 def same_machine(a: dict[str, Any], b: dict[str, Any]) -> bool:
     """True when raw latencies from ``a`` and ``b`` can be compared."""
     return all(a.get(k) == b.get(k) for k in MATCH_FIELDS)
+
+
+def gpu_differs(obtained: dict[str, Any], baseline: dict[str, Any]) -> bool:
+    """True for a GPU measurement whose GPU model is not the baseline's.
+
+    Latency figures (speedup included) then only warn: kernels, clocks and memory bandwidth
+    differ between GPU models far more than between two runs on one.
+    """
+    return obtained.get("device") == "cuda" and obtained.get("gpu") != baseline.get("gpu")

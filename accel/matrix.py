@@ -10,7 +10,17 @@ from typing import Any
 import datasets
 import torch
 
-from accel.bench import Accuracy, Speedup, TimingPlan, measure_accuracy, measure_speedup, size_mb
+from accel.bench import (
+    Accuracy,
+    Speedup,
+    ThroughputPlan,
+    TimingPlan,
+    measure_accuracy,
+    measure_speedup,
+    measure_throughput,
+    size_mb,
+)
+from accel.capabilities import cuda_device
 from accel.data import LABEL, TEXT, intent_names, load_clinc
 from accel.machine import machine_record
 from accel.models import EMBEDDED, Classifier, load_classifier
@@ -18,6 +28,8 @@ from accel.predictors import Predictor
 from accel.techniques import REFERENCE, TECHNIQUES, BuildContext
 
 LATENCY_QUERIES = 25  # fixed sample of test utterances cycled through by the latency blocks
+# Devices whose cells also report (ungated) throughput, sequences/s at these batch sizes.
+THROUGHPUT_BATCH_SIZES: dict[str, tuple[int, ...]] = {"cuda": (1, 8, 32, 128)}
 
 
 @dataclass(frozen=True)
@@ -62,6 +74,8 @@ class CellResult:
     reference_size_mb: float
     machine: dict[str, Any]
     model: dict[str, str]
+    # Ungated figures, reported as measured: compile_seconds, throughput_seq_per_s.b<N>, ...
+    reported: dict[str, float] = field(default_factory=dict)
 
     def metrics(self) -> dict[str, float]:
         """Gated metrics, flat (``latency_ms.p50`` style keys)."""
@@ -86,22 +100,20 @@ class CellResult:
                 "latency_ms": self.timing.reference.as_dict(),
             },
             "build_seconds": self.build_seconds,
+            "reported": self.reported,
             "machine": self.machine,
             "model": self.model,
         }
 
 
 def unavailable_reason(cell: Cell) -> str | None:
-    """Why ``cell`` cannot run on this machine, or None when it can."""
-    if cell.device == "cuda":
-        if not torch.cuda.is_available():
-            return "no CUDA GPU on this machine (torch.cuda.is_available() is False)"
-        if cell.technique.startswith("ort-"):
-            import onnxruntime
-
-            if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
-                return "onnxruntime has no CUDAExecutionProvider (install onnxruntime-gpu)"
-    return None
+    """Why ``cell`` cannot run on this machine (its device, its technique's requirements, or
+    the reference's on that device), or None when it can."""
+    return (
+        cuda_device(cell.device)
+        or TECHNIQUES[REFERENCE].unavailable(cell.device)
+        or TECHNIQUES[cell.technique].unavailable(cell.device)
+    )
 
 
 def all_cells(techniques: list[str], devices: list[str]) -> list[Cell]:
@@ -190,6 +202,14 @@ class Matrix:
             self.latency_queries,
             self.config.plan,
         )
+        predictor = self.predictor(cell)
+        reported = dict(getattr(predictor, "reported", {}))
+        batch_sizes = THROUGHPUT_BATCH_SIZES.get(cell.device)
+        if batch_sizes:
+            rates = measure_throughput(
+                predictor, self.test_texts, ThroughputPlan(batch_sizes=batch_sizes)
+            )
+            reported |= {f"throughput_seq_per_s.b{b}": rate for b, rate in rates.items()}
         return CellResult(
             cell=cell,
             accuracy=accuracy,
@@ -200,6 +220,7 @@ class Matrix:
             reference_size_mb=ref_size,
             machine=machine_record(cell.device, self.config.threads),
             model=self._model_record(cell),
+            reported=reported,
         )
 
     def _model_record(self, cell: Cell) -> dict[str, str]:

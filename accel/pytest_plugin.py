@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import os
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +30,7 @@ from accel.baselines import (
 from accel.bench import TimingPlan
 from accel.cache import write_text_atomic
 from accel.data import CLINC_PATH_ENV
-from accel.machine import same_machine
+from accel.machine import gpu_differs, same_machine
 from accel.matrix import Cell, CellResult, Matrix, RunConfig, all_cells, unavailable_reason
 from accel.models import EMBEDDED
 from accel.report import Outcome, markdown_table, results_document, terminal_table
@@ -186,7 +187,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     params = []
     for cell in all_cells(state.techniques, state.devices):
         reason = unavailable_reason(cell)
-        marks = [pytest.mark.accel_matrix] + ([pytest.mark.skip(reason=reason)] if reason else [])
+        skip = [pytest.mark.skip(reason=f"{cell.id}: {reason}")] if reason else []
+        marks = [pytest.mark.accel_matrix, *skip]
         params.append(pytest.param(cell, id=cell.id, marks=marks))
     metafunc.parametrize(CELL_FIXTURE, params)
 
@@ -291,11 +293,13 @@ def check_baseline(state: AccelState, cell: Cell) -> None:
     same_model = all(
         baseline.model.get(key) == result.model.get(key) for key in ("fingerprint", "trained")
     )
+    other_gpu = gpu_differs(result.machine, baseline.machine)
     rows = compare(
         result.metrics(),
         baseline,
         machine_matches=same_machine(result.machine, baseline.machine),
         model_matches=same_model,
+        latency_gated=not other_gpu,
     )
     worse = [r.metric for r in rows if r.verdict == "worse"]
     notes = []
@@ -303,6 +307,11 @@ def check_baseline(state: AccelState, cell: Cell) -> None:
         notes.append(
             "the model (or the cell's trained model) differs from the baseline's (fingerprint): "
             "accuracy metrics were compared with retrain tolerances"
+        )
+    if other_gpu:
+        notes.append(
+            f"this GPU ({result.machine.get('gpu')}) is not the baseline's "
+            f"({baseline.machine.get('gpu')}): accuracy and size are gated, latency only warns"
         )
     if worse:
         state.record(cell.id, "baseline", f"FAIL {', '.join(worse)}", result, baseline)
@@ -316,10 +325,20 @@ def check_baseline(state: AccelState, cell: Cell) -> None:
             pytrace=False,
         )
     better = [r.metric for r in rows if r.verdict == "better"]
-    remarks = ([f"better: {', '.join(better)}"] if better else []) + (
-        [] if same_model else ["other model"]
+    warned = [r.metric for r in rows if r.verdict == "warn"]
+    flags = (
+        ([f"better: {', '.join(better)}"] if better else [])
+        + ([f"warn: {', '.join(warned)} on another GPU"] if warned else [])
+        + ([] if same_model else ["other model"])
     )
-    status = "pass" + (f" ({'; '.join(remarks)})" if remarks else "")
+    status = "pass" + (f" ({'; '.join(flags)})" if flags else "")
+    if warned:
+        warnings.warn(
+            f"{cell.id}: slower than {path} on another GPU model, not gated:\n"
+            f"{format_rows(rows)}\n" + "".join(f"note: {n}\n" for n in notes),
+            UserWarning,
+            stacklevel=1,
+        )
     state.record(cell.id, "baseline", status, result, baseline)
 
 

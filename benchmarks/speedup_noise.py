@@ -22,7 +22,7 @@ import torch
 
 from accel.bench import TimingPlan, measure_speedup
 from accel.cache import write_text_atomic
-from accel.matrix import Cell, Matrix, RunConfig
+from accel.matrix import Cell, Matrix, RunConfig, unavailable_reason
 from accel.techniques import TECHNIQUES
 
 
@@ -50,7 +50,11 @@ def main() -> int:
     )
     parser.add_argument(
         "--techniques",
-        default=",".join(t for t, v in TECHNIQUES.items() if "cpu" in v.devices),
+        default=",".join(
+            t
+            for t, v in TECHNIQUES.items()
+            if "cpu" in v.devices and unavailable_reason(Cell(t, "cpu")) is None
+        ),
         metavar="NAMES",
         help="cells to measure (default: %(default)s)",
     )

@@ -22,6 +22,7 @@ from accel.baselines import (
     render_baseline,
     write_baseline,
 )
+from accel.machine import gpu_differs
 
 unit = st.floats(0, 1, allow_nan=False)
 positive = st.floats(0.01, 1e4, allow_nan=False)
@@ -204,3 +205,32 @@ def test_other_model_widens_only_accuracy_tolerances(tmp_path: Path) -> None:
     too_far = METRICS | {"accuracy": METRICS["accuracy"] - 0.02}
     verdicts = {r.metric: r.verdict for r in compare(too_far, baseline, True, model_matches=False)}
     assert verdicts["accuracy"] == "worse"
+
+
+def test_on_another_gpu_latency_only_warns(tmp_path: Path) -> None:
+    """Another GPU model: accuracy and size stay gated, a slower speedup is a warning."""
+    baseline = read_baseline(_write(tmp_path))
+    slower = METRICS | {"speedup": METRICS["speedup"] / 2, "size_mb": 30.0}
+    gated = {r.metric: r for r in compare(slower, baseline, machine_matches=False)}
+    assert gated["speedup"].verdict == "worse"
+    warned = {
+        r.metric: r for r in compare(slower, baseline, machine_matches=False, latency_gated=False)
+    }
+    assert warned["speedup"].verdict == "warn"
+    assert warned["speedup"].note == "other GPU, not gated"
+    assert warned["size_mb"].verdict == "worse"
+    assert warned["accuracy"].verdict == "ok"
+    faster = METRICS | {"speedup": 2 * METRICS["speedup"]}
+    rows = compare(faster, baseline, machine_matches=False, latency_gated=False)
+    assert {r.metric: r.verdict for r in rows}["speedup"] == "better"
+    assert "warn (other GPU, not gated)" in format_rows(list(warned.values()))
+
+
+def test_gpu_differs_only_for_cuda_measurements() -> None:
+    h100 = {"device": "cuda", "gpu": "NVIDIA H100 80GB HBM3", "cpu": "x", "threads": 1}
+    a100 = h100 | {"gpu": "NVIDIA A100-SXM4-40GB"}
+    assert gpu_differs(h100, a100)
+    assert not gpu_differs(h100, dict(h100))
+    assert gpu_differs(h100, {"device": "cuda"})  # a baseline without a GPU name
+    cpu = {"device": "cpu", "gpu": None, "cpu": "x", "threads": 1}
+    assert not gpu_differs(cpu, cpu | {"gpu": "something"})

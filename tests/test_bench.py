@@ -8,7 +8,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from accel import bench
-from accel.bench import Latency, TimingPlan, measure_speedup, predict_all, score
+from accel.bench import (
+    Latency,
+    ThroughputPlan,
+    TimingPlan,
+    measure_speedup,
+    measure_throughput,
+    predict_all,
+    score,
+)
 
 
 class FakeClock:
@@ -122,3 +130,54 @@ def test_gc_is_paused_while_timing_and_restored(monkeypatch: pytest.MonkeyPatch)
     )
     assert seen and not any(seen)
     assert gc.isenabled()
+
+
+class BatchCostPredictor:
+    """Costs ``fixed + per_text * len(texts)`` seconds of a fake clock; records batch sizes."""
+
+    name = "batchy"
+
+    def __init__(self, clock: FakeClock, fixed: float, per_text: float) -> None:
+        self.clock, self.fixed, self.per_text = clock, fixed, per_text
+        self.batches: list[list[str]] = []
+
+    def predict(self, texts: Sequence[str]) -> list[str]:
+        self.clock.now += self.fixed + self.per_text * len(texts)
+        self.batches.append(list(texts))
+        return ["oos"] * len(texts)
+
+    def size_bytes(self) -> int:
+        return 1
+
+
+def test_throughput_is_sequences_per_second_at_each_batch_size() -> None:
+    clock = FakeClock()
+    predictor = BatchCostPredictor(clock, fixed=0.01, per_text=0.001)
+    plan = ThroughputPlan(batch_sizes=(1, 8, 32, 128), warmup=2, min_batches=3, min_seconds=0.5)
+    rates = measure_throughput(predictor, ["a", "b", "c"], plan, timer=clock)
+    assert list(rates) == [1, 8, 32, 128]
+    for size, rate in rates.items():
+        assert rate == pytest.approx(size / (0.01 + 0.001 * size))
+    assert {len(b) for b in predictor.batches} == {1, 8, 32, 128}
+    first_of_8 = next(b for b in predictor.batches if len(b) == 8)
+    assert first_of_8 == ["a", "b", "c", "a", "b", "c", "a", "b"]  # consecutive texts, cycled
+
+
+def test_throughput_runs_min_batches_and_min_seconds() -> None:
+    clock = FakeClock()
+    predictor = BatchCostPredictor(clock, fixed=0.25, per_text=0.0)
+    plan = ThroughputPlan(batch_sizes=(4,), warmup=1, min_batches=3, min_seconds=1.0)
+    measure_throughput(predictor, ["a"], plan, timer=clock)
+    assert len(predictor.batches) == 1 + 4  # warm-up, then batches until 1 s of work
+    predictor.batches.clear()
+    measure_throughput(predictor, ["a"], ThroughputPlan((4,), 0, 3, 0.0), timer=clock)
+    assert len(predictor.batches) == 3
+
+
+def test_throughput_plan_validates() -> None:
+    with pytest.raises(ValueError, match="`batch_sizes`"):
+        ThroughputPlan(batch_sizes=(0, 8))
+    with pytest.raises(ValueError, match="`min_batches`"):
+        ThroughputPlan(min_batches=0)
+    with pytest.raises(ValueError, match="`texts`"):
+        measure_throughput(BatchCostPredictor(FakeClock(), 0, 0), [], ThroughputPlan())

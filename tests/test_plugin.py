@@ -28,13 +28,16 @@ def fake_measure(self, cell):
     speedup = float(os.environ.get("FAKE_SPEEDUP", "8.0"))
     ref = Latency.from_values([0.008] * 10)
     lat = Latency.from_values([0.008 / speedup] * 10)
+    gpu = os.environ.get("FAKE_GPU")  # pretend the cell ran on this GPU
+    reported = {"compile_seconds": 12.5, "throughput_seq_per_s.b8": 1234.0}
     return matrix.CellResult(
         cell=cell, accuracy=Accuracy(acc, acc, 0.5, 5500), size_mb=20.0,
         timing=Speedup(lat, ref, speedup, (speedup,) * 10), build_seconds=0.1,
         reference_accuracy=Accuracy(0.87, 0.96, 0.5, 5500), reference_size_mb=90.0,
-        machine={"cpu": "fake", "threads": 1, "device": cell.device, "gpu": None},
+        machine={"cpu": "fake", "threads": 1, "device": "cuda" if gpu else cell.device, "gpu": gpu},
         model={"checkpoint": "fake", "fingerprint": "sha256:fake"}
         | ({"trained": os.environ["FAKE_TRAINED"]} if "FAKE_TRAINED" in os.environ else {}),
+        reported=reported if os.environ.get("FAKE_REPORTED") else {},
     )
 
 
@@ -94,8 +97,69 @@ def test_cells_are_technique_by_device(inner: pytest.Pytester) -> None:
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
 def test_cuda_cells_skip_with_a_reason(inner: pytest.Pytester) -> None:
     result = inner.runpytest("--accel-device=cuda", "-rs", "-p", "no:cacheprovider")
-    result.assert_outcomes(skipped=4)
+    result.assert_outcomes(skipped=8)  # fp32, ort-fp32, fp16, ort-fp16: contract and baseline
     result.stdout.fnmatch_lines(["*no CUDA GPU on this machine*"])
+
+
+def test_cells_without_their_instruction_set_skip_with_the_reason(
+    inner: pytest.Pytester,
+) -> None:
+    inner.makeconftest(
+        INNER_CONFTEST
+        + """
+from accel import capabilities
+
+_real_flags = capabilities.cpu_flags
+
+
+def pytest_configure(config):
+    capabilities.cpu_flags = lambda: frozenset({"avx2"})
+
+
+def pytest_unconfigure(config):
+    capabilities.cpu_flags = _real_flags
+"""
+    )
+    args = ("--accel-techniques=fp32,bf16", "--accel-device=cpu", "-rs", "-p", "no:cacheprovider")
+    result = inner.runpytest(*args, "--accel-update-baselines")
+    result.assert_outcomes(passed=2, skipped=2)
+    result.stdout.fnmatch_lines(["*SKIPPED*bf16/cpu*needs a CPU with native bfloat16*"])
+
+
+def test_on_another_gpu_latency_warns(
+    inner: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_GPU", "NVIDIA A100-SXM4-40GB")
+    inner.runpytest(*ARGS, "--accel-update-baselines").assert_outcomes(passed=2)
+    monkeypatch.setenv("FAKE_GPU", "NVIDIA L4")
+    monkeypatch.setenv("FAKE_SPEEDUP", "4.0")
+    result = inner.runpytest(*ARGS)
+    result.assert_outcomes(passed=2, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*slower than*on another GPU model, not gated*",
+            "*speedup*4.0000*8.0000*warn (other GPU, not gated)*",
+            "*ort-int8/cpu*pass (warn: speedup on another GPU)*",
+        ]
+    )
+    monkeypatch.setenv("FAKE_ACCURACY", "0.80")  # accuracy stays gated
+    inner.runpytest(*ARGS).assert_outcomes(failed=2)
+    monkeypatch.setenv("FAKE_GPU", "NVIDIA A100-SXM4-40GB")  # the baseline's own GPU: gated
+    monkeypatch.setenv("FAKE_ACCURACY", "0.87")
+    inner.runpytest(*ARGS).assert_outcomes(passed=1, failed=1)
+
+
+def test_reported_figures_follow_the_table(
+    inner: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_REPORTED", "1")
+    out = inner.path / "out.json"
+    result = inner.runpytest(*ARGS, "--accel-update-baselines", f"--accel-json={out}")
+    result.stdout.fnmatch_lines(
+        ["*reported, not gated:*", "*ort-int8/cpu: compile 12.5 s; throughput seq/s b8: 1,234*"]
+    )
+    reported = json.loads(out.read_text())["cells"][0]["reported"]
+    assert reported == {"compile_seconds": 12.5, "throughput_seq_per_s.b8": 1234.0}
 
 
 def test_baseline_lifecycle(inner: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,12 +8,24 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from accel.matrix import Cell, unavailable_reason
 from accel.models import Classifier
-from accel.predictors import OrtPredictor, Predictor
+from accel.predictors import OrtPredictor, Predictor, TorchPredictor
 from accel.techniques import TECHNIQUES, BuildContext
 from tests.conftest import TINY_LABELS
 
 CPU_TECHNIQUES = [name for name, t in TECHNIQUES.items() if "cpu" in t.devices]
+# What this machine can build (bf16 needs native bf16 instructions, torch-compile a compiler).
+RUNNABLE = [name for name in CPU_TECHNIQUES if unavailable_reason(Cell(name, "cpu")) is None]
+
+
+def _build(name: str, ctx: BuildContext) -> Predictor:
+    reason = unavailable_reason(Cell(name, "cpu"))
+    if reason:
+        pytest.skip(f"{name}/cpu: {reason}")
+    return TECHNIQUES[name].build(ctx)
+
+
 EDGE_TEXTS = ["", " ", "\t\n", "🙂🚀", "a" * 10_000, "what's my balance? " * 600]
 texts = st.one_of(st.sampled_from(EDGE_TEXTS), st.text(max_size=300))
 SETTINGS = settings(
@@ -23,7 +35,7 @@ SETTINGS = settings(
 
 @pytest.fixture(scope="module", params=CPU_TECHNIQUES)
 def predictor(request: pytest.FixtureRequest, tiny_context: BuildContext) -> Predictor:
-    return TECHNIQUES[request.param].build(tiny_context)
+    return _build(request.param, tiny_context)
 
 
 @SETTINGS
@@ -49,7 +61,8 @@ def test_size_is_measured_from_the_artifact(predictor: Predictor) -> None:
 
 
 def test_int8_is_smaller_than_fp32(tiny_context: BuildContext) -> None:
-    sizes = {n: TECHNIQUES[n].build(tiny_context).size_bytes() for n in CPU_TECHNIQUES}
+    names = ("fp32", "torch-int8", "ort-fp32", "ort-int8")
+    sizes = {n: TECHNIQUES[n].build(tiny_context).size_bytes() for n in names}
     assert sizes["ort-int8"] < 0.5 * sizes["ort-fp32"]
     assert sizes["torch-int8"] < sizes["fp32"]
 
@@ -89,7 +102,7 @@ def test_building_techniques_leaves_the_reference_untouched(
     ctx = BuildContext(
         tiny_classifier, tiny_context.data, "cpu", 1, tmp_path_factory.mktemp("fresh")
     )
-    for name in CPU_TECHNIQUES:
+    for name in RUNNABLE:
         TECHNIQUES[name].build(ctx)
     np.testing.assert_array_equal(logits(), before)
 
@@ -101,3 +114,48 @@ def test_fused_graph_has_bert_fusions(tiny_context: BuildContext) -> None:
     assert isinstance(ort, OrtPredictor)
     ops = {node.op_type for node in onnx.load(str(ort.onnx_path)).graph.node}
     assert {"Attention", "SkipLayerNormalization"} <= ops, sorted(ops)
+
+
+def test_bf16_is_the_reference_in_bfloat16(tiny_context: BuildContext) -> None:
+    bf16 = _build("bf16", tiny_context)
+    assert isinstance(bf16, TorchPredictor)
+    assert {p.dtype for p in bf16.model.parameters()} == {torch.bfloat16}
+    fp32 = TECHNIQUES["fp32"].build(tiny_context)
+    assert 0.45 < bf16.size_bytes() / fp32.size_bytes() < 0.55
+    assert tiny_context.reference.model.dtype == torch.float32  # a private copy was cast
+    batch = ["hi", "what is the balance of my checking account right now", "🙂🚀"]
+    enc = tiny_context.reference.tokenizer(batch, padding=True, return_tensors="pt")
+    with torch.inference_mode():
+        expected = tiny_context.reference.model(**enc).logits
+        obtained = bf16.model(**enc).logits.float()
+    assert float((obtained - expected).abs().max()) <= 0.05 * float(expected.abs().max())
+
+
+def test_torch_compile_compiles_in_the_build_only(tiny_context: BuildContext) -> None:
+    """After the build, new lengths and batch sizes reuse the two compiled graphs."""
+    from torch._dynamo.utils import counters
+
+    compiled = _build("torch-compile", tiny_context)
+    assert compiled.reported["compile_seconds"] > 0  # type: ignore[attr-defined]
+    graphs = counters["stats"]["unique_graphs"]
+    reference = TECHNIQUES["fp32"].build(tiny_context)
+    batches = [["hi"], ["a much longer question about my account " * 9], ["a", "b c", "d e f"]]
+    for batch in batches:
+        assert compiled.predict(batch) == reference.predict(batch)
+    assert counters["stats"]["unique_graphs"] == graphs
+
+
+def test_fp16_graph_is_half_the_fp32_graph(tiny_context: BuildContext) -> None:
+    """The ort-fp16 artifact builds without a GPU: fp16 weights, fp32 logits, int64 inputs."""
+    import onnx
+
+    from accel.techniques.onnx_runtime import _fp16_graph, _fused_graph
+
+    fp16, fp32 = _fp16_graph(tiny_context), _fused_graph(tiny_context)
+    assert 0.45 < fp16.stat().st_size / fp32.stat().st_size < 0.55
+    graph = onnx.load(str(fp16)).graph
+    float_types = {i.data_type for i in graph.initializer} - {onnx.TensorProto.INT64}
+    assert onnx.TensorProto.FLOAT16 in float_types
+    assert onnx.TensorProto.FLOAT not in float_types
+    assert {i.type.tensor_type.elem_type for i in graph.input} == {onnx.TensorProto.INT64}
+    assert graph.output[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT

@@ -9,6 +9,7 @@ from pathlib import Path
 import datasets
 
 from accel.cache import cached_dir, fingerprint
+from accel.capabilities import Requirement
 from accel.models import Classifier
 from accel.predictors import Predictor
 
@@ -38,6 +39,7 @@ class Contract:
     min_accuracy_ratio: float | None = None
     max_size_ratio: float | None = None
     min_speedup: float | None = None
+    max_accuracy_drop: float | None = None  # absolute: 0.003 is 0.3 points below the reference
     beats: str | None = None  # a technique whose accuracy, same device and run, must be lower
 
     def __post_init__(self) -> None:
@@ -45,6 +47,9 @@ class Contract:
             value = getattr(self, field)
             if value is not None and not value > 0:
                 raise ValueError(f"`{field}` must be > 0 or None, got {value}")
+        drop = self.max_accuracy_drop
+        if drop is not None and not 0 <= drop < 1:
+            raise ValueError(f"`max_accuracy_drop` must be in [0, 1) or None, got {drop}")
 
     def violations(
         self,
@@ -68,6 +73,11 @@ class Contract:
                 f"accuracy {accuracy:.4f} < {self.min_accuracy_ratio:g} x reference "
                 f"{ref_accuracy:.4f} = {self.min_accuracy_ratio * ref_accuracy:.4f}"
             )
+        if self.max_accuracy_drop is not None and accuracy < ref_accuracy - self.max_accuracy_drop:
+            out.append(
+                f"accuracy {accuracy:.4f} < reference {ref_accuracy:.4f} - "
+                f"{self.max_accuracy_drop:g} = {ref_accuracy - self.max_accuracy_drop:.4f}"
+            )
         if self.max_size_ratio is not None and size_mb > self.max_size_ratio * ref_size_mb:
             out.append(
                 f"size {size_mb:.2f} MB > {self.max_size_ratio:g} x reference "
@@ -88,6 +98,8 @@ class Contract:
         parts = []
         if self.min_accuracy_ratio is not None:
             parts.append(f"accuracy >= {self.min_accuracy_ratio:g}x ref")
+        if self.max_accuracy_drop is not None:
+            parts.append(f"accuracy >= ref - {self.max_accuracy_drop:g}")
         if self.max_size_ratio is not None:
             parts.append(f"size <= {self.max_size_ratio:g}x ref")
         if self.min_speedup is not None:
@@ -106,3 +118,13 @@ class Technique:
     build: Callable[[BuildContext], Predictor]
     devices: frozenset[str]
     contract: Contract
+    # Checks of this machine, device -> why the technique cannot run there (a skip), or None.
+    requires: tuple[Requirement, ...] = ()
+
+    def unavailable(self, device: str) -> str | None:
+        """Why this technique cannot run on ``device`` on this machine, or None."""
+        for requirement in self.requires:
+            reason = requirement(device)
+            if reason:
+                return reason
+        return None

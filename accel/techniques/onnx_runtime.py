@@ -1,4 +1,4 @@
-"""ONNX Runtime techniques: export, BERT graph fusions, and dynamic int8 quantization."""
+"""ONNX Runtime techniques: export, BERT graph fusions, int8 quantization, fp16 conversion."""
 
 from __future__ import annotations
 
@@ -85,6 +85,24 @@ def quantize_int8(source: Path, out: Path) -> Path:
     return path
 
 
+def convert_fp16(source: Path, out: Path) -> Path:
+    """The fused graph in float16 (weights and compute), with fp32 logits and int64 inputs.
+
+    ONNX Runtime's transformer-aware conversion: symbolic shape inference types the fused
+    contrib ops (Attention, SkipLayerNormalization), and the graph's inputs and outputs keep
+    their types, so the predictor feeds and reads it like the fp32 graph. Meant for the CUDA
+    execution provider: the CPU one has no fp16 kernels for most of these ops.
+    """
+    import onnx
+    from onnxruntime.transformers.onnx_model import OnnxModel
+
+    model = OnnxModel(onnx.load(str(source)))
+    model.convert_float_to_float16(keep_io_types=True)
+    path = out / MODEL_FILE
+    model.save_model_to_file(str(path))
+    return path
+
+
 def _fused_recipe(source: Mapping[str, object] | None) -> dict[str, object]:
     recipe: dict[str, object] = {
         "stage": "ort-fused",
@@ -138,6 +156,16 @@ def quantized_graph(
     return ctx.artifact("onnx", recipe, build) / MODEL_FILE
 
 
+def _fp16_graph(ctx: BuildContext) -> Path:
+    fused = fused_graph(ctx)
+
+    def build(out: Path) -> None:
+        convert_fp16(fused, out)
+
+    recipe = {"stage": "ort-fp16", "keep_io_types": True, "source": _fused_recipe(None)}
+    return ctx.artifact("onnx", recipe, build) / MODEL_FILE
+
+
 def _ort_version() -> str:
     import onnxruntime
 
@@ -173,3 +201,8 @@ def build_ort_fp32(ctx: BuildContext) -> Predictor:
 def build_ort_int8(ctx: BuildContext) -> Predictor:
     """The fused graph with int8 dynamic quantization."""
     return ort_predictor("ort-int8", quantized_graph(ctx), ctx)
+
+
+def build_ort_fp16(ctx: BuildContext) -> Predictor:
+    """The fused graph converted to float16, for ONNX Runtime's CUDA execution provider."""
+    return ort_predictor("ort-fp16", _fp16_graph(ctx), ctx)

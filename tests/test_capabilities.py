@@ -1,0 +1,91 @@
+"""Skip reasons: a cell whose instruction set, compiler or provider is missing is skipped with
+the reason, never failed. Detection is monkeypatched; nothing here needs the hardware."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from accel import capabilities
+from accel.matrix import Cell, unavailable_reason
+from accel.techniques import TECHNIQUES
+
+
+@pytest.fixture()
+def no_bf16(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(capabilities, "cpu_flags", lambda: frozenset({"avx2", "avx512f"}))
+
+
+@pytest.fixture()
+def no_compiler(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(capabilities, "_cxx_compiler_error", lambda: "InvalidCxxCompiler")
+
+
+def test_bf16_needs_native_instructions(no_bf16: None) -> None:
+    reason = unavailable_reason(Cell("bf16", "cpu"))
+    assert reason is not None
+    assert "native bfloat16 instructions" in reason and "avx512_bf16" in reason
+
+
+@pytest.mark.parametrize("flag", capabilities.BF16_FLAGS)
+def test_any_bf16_flag_will_do(monkeypatch: pytest.MonkeyPatch, flag: str) -> None:
+    monkeypatch.setattr(capabilities, "cpu_flags", lambda: frozenset({"sse2", flag}))
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)
+    assert capabilities.native_bf16("cpu") is None
+
+
+def test_bf16_needs_onednn_bf16(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(capabilities, "cpu_flags", lambda: frozenset({"avx512_bf16"}))
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)
+    assert "no oneDNN bfloat16 support" in str(capabilities.native_bf16("cpu"))
+
+
+def test_torch_compile_needs_a_cxx_compiler(no_compiler: None) -> None:
+    reason = unavailable_reason(Cell("torch-compile", "cpu"))
+    assert reason is not None
+    assert "needs a C++ compiler" in reason and "InvalidCxxCompiler" in reason
+
+
+def test_torch_compile_needs_dynamo(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch._dynamo, "is_dynamo_supported", lambda: False)
+    assert "torch.compile is not supported" in str(unavailable_reason(Cell("torch-compile", "cpu")))
+
+
+def test_missing_requirements_leave_other_cells_alone(no_bf16: None, no_compiler: None) -> None:
+    for name in ("fp32", "torch-int8", "ort-fp32", "ort-int8"):
+        assert unavailable_reason(Cell(name, "cpu")) is None
+
+
+def test_cuda_cells_need_a_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for name, technique in TECHNIQUES.items():
+        if "cuda" in technique.devices:
+            assert "no CUDA GPU" in str(unavailable_reason(Cell(name, "cuda")))
+
+
+def test_ort_cuda_cells_need_the_cuda_provider(monkeypatch: pytest.MonkeyPatch) -> None:
+    import onnxruntime
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: ["CPUExecutionProvider"])
+    for name in ("ort-fp32", "ort-fp16"):
+        assert "onnxruntime-gpu" in str(unavailable_reason(Cell(name, "cuda")))
+    assert unavailable_reason(Cell("fp16", "cuda")) is None
+    assert unavailable_reason(Cell("ort-fp32", "cpu")) is None  # the CPU provider will do
+    monkeypatch.setattr(
+        onnxruntime, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPU"]
+    )
+    assert unavailable_reason(Cell("ort-fp16", "cuda")) is None
+
+
+def test_cpu_flags_come_from_proc_cpuinfo(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    path = tmp_path / "cpuinfo"
+    path.write_text("processor\t: 0\nflags\t\t: fpu AVX512_BF16 avx512f\n")
+    monkeypatch.setattr(capabilities, "CPUINFO", path)
+    capabilities.cpu_flags.cache_clear()
+    try:
+        assert {"avx512_bf16", "avx512f"} <= capabilities.cpu_flags()
+    finally:
+        capabilities.cpu_flags.cache_clear()

@@ -1,0 +1,104 @@
+"""The registry's contracts, and the torch-compile build plumbing (with a stand-in compile)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from accel.predictors import TorchPredictor
+from accel.techniques import TECHNIQUES, BuildContext, Contract, compiled
+from accel.techniques.base import Technique
+
+unit = st.floats(0, 1, allow_nan=False)
+
+
+def _violations(contract: Contract, accuracy: float, ref: float = 0.87) -> list[str]:
+    return contract.violations(accuracy, ref, size_mb=40, ref_size_mb=90, speedup=1.5)
+
+
+def test_max_accuracy_drop_is_absolute() -> None:
+    contract = Contract(max_accuracy_drop=0.003)
+    assert _violations(contract, 0.8670) == []
+    assert _violations(contract, 0.8671) == []  # within 0.3 points
+    (message,) = _violations(contract, 0.8660)
+    assert message == "accuracy 0.8660 < reference 0.8700 - 0.003 = 0.8670"
+    assert _violations(contract, 0.95) == []  # one-sided: better never breaks it
+    assert contract.describe() == "accuracy >= ref - 0.003"
+
+
+@given(ref=unit, drop=st.floats(0, 0.99), accuracy=unit)
+def test_drop_contract_holds_exactly_within_the_drop(
+    ref: float, drop: float, accuracy: float
+) -> None:
+    broken = _violations(Contract(max_accuracy_drop=drop), accuracy, ref)
+    assert bool(broken) == (accuracy < ref - drop)
+
+
+@pytest.mark.parametrize("drop", [-0.001, 1.0, 3.0])
+def test_max_accuracy_drop_is_validated(drop: float) -> None:
+    with pytest.raises(ValueError, match=r"`max_accuracy_drop` must be in \[0, 1\)"):
+        Contract(max_accuracy_drop=drop)
+
+
+def test_every_contract_describes_itself() -> None:
+    for technique in TECHNIQUES.values():
+        assert technique.contract.describe()
+
+
+def test_new_cells_are_declared_where_they_run() -> None:
+    devices = {name: set(t.devices) for name, t in TECHNIQUES.items()}
+    assert devices["bf16"] == {"cpu"} and devices["torch-compile"] == {"cpu"}
+    assert devices["fp16"] == {"cuda"} and devices["ort-fp16"] == {"cuda"}
+    assert {"cpu", "cuda"} <= devices["fp32"] and {"cpu", "cuda"} <= devices["ort-fp32"]
+    assert TECHNIQUES["fp16"].contract.max_accuracy_drop == 0.003
+    assert TECHNIQUES["ort-fp16"].contract.max_accuracy_drop == 0.003
+
+
+def test_first_failing_requirement_is_the_reason() -> None:
+    calls: list[str] = []
+
+    def ok(device: str) -> None:
+        calls.append("ok")
+
+    def missing(device: str) -> str:
+        calls.append("missing")
+        return f"nothing on {device}"
+
+    technique = Technique("t", "", lambda ctx: None, frozenset({"cpu"}), Contract(), (ok, missing))  # type: ignore[arg-type,return-value]
+    assert technique.unavailable("cpu") == "nothing on cpu"
+    assert calls == ["ok", "missing"]
+
+
+def test_compile_is_forced_in_the_build_with_freezing(
+    tiny_context: BuildContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The warm-up runs the predictor's own path at batch 1 and batch > 1, under freezing."""
+    import torch._inductor.config as inductor_config
+
+    seen: list[tuple[int, bool]] = []
+
+    class Spy(torch.nn.Module):
+        def __init__(self, inner: torch.nn.Module) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, **kwargs: Any) -> Any:
+            seen.append((kwargs["input_ids"].shape[0], inductor_config.freezing))
+            return self.inner(**kwargs)
+
+    def fake_compile(model: torch.nn.Module, **options: Any) -> torch.nn.Module:
+        assert options == {"dynamic": True}
+        return Spy(model)
+
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    predictor = compiled.build_torch_compile(tiny_context)
+    assert isinstance(predictor, TorchPredictor) and predictor.name == "torch-compile"
+    assert sorted(seen) == [(1, True), (2, True)]
+    assert predictor.reported["compile_seconds"] >= 0
+    assert not inductor_config.freezing  # patched for the build only
+    predictor.predict(["after the build"])
+    assert seen[-1] == (1, False)

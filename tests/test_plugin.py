@@ -240,13 +240,20 @@ def test_retrained_cell_model_gets_retrain_tolerances(
     result.stdout.fnmatch_lines(["*ort-int8/cpu*other model*"])
 
 
-def test_contract_against_a_rival_cell(
+def test_contract_against_a_rival_cell_with_a_known_shortfall(
     inner: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    args = ("--accel-techniques=distilled", "--accel-device=cpu", "-p", "no:cacheprovider")
-    monkeypatch.setenv("FAKE_RIVAL_ACCURACY", "0.86")
-    inner.runpytest(*args, "-k", "contract").assert_outcomes(passed=1)
+    """`distilled` must beat `finetuned-student`; its registered shortfall makes a broken
+    contract an expected failure that names what was measured, and a kept one a failure that
+    asks for the shortfall's removal."""
+    args = ("--accel-techniques=distilled", "--accel-device=cpu", "-p", "no:cacheprovider", "-rx")
     monkeypatch.setenv("FAKE_RIVAL_ACCURACY", "0.875")
     result = inner.runpytest(*args, "-k", "contract")
+    result.assert_outcomes(xfailed=1)
+    result.stdout.fnmatch_lines(
+        ["*known shortfall*accuracy 0.8700 does not beat finetuned-student's 0.8750*"]
+    )
+    monkeypatch.setenv("FAKE_RIVAL_ACCURACY", "0.86")
+    result = inner.runpytest(*args, "-k", "contract")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*accuracy 0.8700 does not beat finetuned-student's 0.8750*"])
+    result.stdout.fnmatch_lines(["*now meets its contract*remove its known_shortfall*"])

@@ -149,9 +149,9 @@ def test_fp16_graph_is_half_the_fp32_graph(tiny_context: BuildContext) -> None:
     """The ort-fp16 artifact builds without a GPU: fp16 weights, fp32 logits, int64 inputs."""
     import onnx
 
-    from accel.techniques.onnx_runtime import _fp16_graph, _fused_graph
+    from accel.techniques.onnx_runtime import _fp16_graph, fused_graph
 
-    fp16, fp32 = _fp16_graph(tiny_context), _fused_graph(tiny_context)
+    fp16, fp32 = _fp16_graph(tiny_context), fused_graph(tiny_context)
     assert 0.45 < fp16.stat().st_size / fp32.stat().st_size < 0.55
     graph = onnx.load(str(fp16)).graph
     float_types = {i.data_type for i in graph.initializer} - {onnx.TensorProto.INT64}

@@ -6,6 +6,7 @@ Loaded by the repository's ``conftest.py`` (``pytest_plugins = ["accel.pytest_pl
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as _dt
 import os
 import warnings
@@ -234,25 +235,32 @@ def check_contract(state: AccelState, cell: Cell) -> None:
     rival = None
     if contract.beats is not None:
         rival = rival_accuracy(state, Cell(contract.beats, cell.device))
-    broken = contract.violations(
-        accuracy=result.accuracy.accuracy,
-        ref_accuracy=result.reference_accuracy.accuracy,
-        size_mb=result.size_mb,
-        ref_size_mb=result.reference_size_mb,
-        speedup=result.timing.speedup,
-        rival_accuracy=rival,
-    )
-    shortfall = TECHNIQUES[cell.technique].known_shortfall
-    if shortfall is not None:
-        if not broken:
-            state.record(cell.id, "contract", "FAIL contract now holds", result)
-            pytest.fail(
-                f"{cell.id} now meets its contract ({contract.describe()}): remove its "
-                f"known_shortfall from the registry ({shortfall})",
-                pytrace=False,
-            )
-        state.record(cell.id, "contract", "xfail contract", result)
-        pytest.xfail(f"known shortfall: {shortfall}; measured: " + "; ".join(broken))
+    measured = {
+        "accuracy": result.accuracy.accuracy,
+        "ref_accuracy": result.reference_accuracy.accuracy,
+        "size_mb": result.size_mb,
+        "ref_size_mb": result.reference_size_mb,
+        "speedup": result.timing.speedup,
+        "rival_accuracy": rival,
+    }
+    broken = contract.violations(**measured)  # type: ignore[arg-type]
+    shortfall = TECHNIQUES[cell.technique].known_accuracy_shortfall
+    if shortfall is not None and broken:
+        # Only the accuracy-ratio floor is expected to fail; every other promise still gates.
+        others = dataclasses.replace(contract, min_accuracy_ratio=None).violations(**measured)  # type: ignore[arg-type]
+        if not others:
+            state.record(cell.id, "contract", "xfail accuracy", result)
+            pytest.xfail(f"known shortfall: {shortfall}; measured: " + "; ".join(broken))
+    elif shortfall is not None:
+        # A retrained model may clear the floor: good news, not a failure; say so loudly.
+        state.record(cell.id, "contract", "pass (shortfall closed?)", result)
+        warnings.warn(
+            f"{cell.id} meets its whole contract ({contract.describe()}) despite its registered "
+            f"known_accuracy_shortfall ({shortfall}); remove that entry if this holds",
+            UserWarning,
+            stacklevel=1,
+        )
+        return
     if broken:
         state.record(cell.id, "contract", "FAIL contract", result)
         pytest.fail(

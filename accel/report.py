@@ -35,7 +35,7 @@ class Outcome:
         failures = [s for s in statuses if s.startswith("FAIL")]
         if failures:
             return "; ".join(failures)
-        if self.contract.startswith("xfail"):  # a known, reviewed shortfall stays visible
+        if self.contract.startswith("xfail"):  # a known accuracy shortfall stays visible
             return "; ".join(statuses)
         return self.baseline_check or self.contract or "-"
 

@@ -243,17 +243,21 @@ def test_retrained_cell_model_gets_retrain_tolerances(
 def test_contract_against_a_rival_cell_with_a_known_shortfall(
     inner: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`distilled` must beat `finetuned-student`; its registered shortfall makes a broken
-    contract an expected failure that names what was measured, and a kept one a failure that
-    asks for the shortfall's removal."""
+    """`distilled` has a registered accuracy shortfall: missing the accuracy floor is an
+    expected failure naming the figures, but its other promises (beating its rival) still
+    fail, and clearing the floor passes with a warning to remove the entry."""
     args = ("--accel-techniques=distilled", "--accel-device=cpu", "-p", "no:cacheprovider", "-rx")
-    monkeypatch.setenv("FAKE_RIVAL_ACCURACY", "0.875")
+    monkeypatch.setenv("FAKE_ACCURACY", "0.85")  # < 0.99 x 0.87
+    monkeypatch.setenv("FAKE_RIVAL_ACCURACY", "0.84")
     result = inner.runpytest(*args, "-k", "contract")
     result.assert_outcomes(xfailed=1)
-    result.stdout.fnmatch_lines(
-        ["*known shortfall*accuracy 0.8700 does not beat finetuned-student's 0.8750*"]
-    )
-    monkeypatch.setenv("FAKE_RIVAL_ACCURACY", "0.86")
+    result.stdout.fnmatch_lines(["*known shortfall*accuracy 0.8500 < 0.99 x reference 0.8700*"])
+    monkeypatch.setenv("FAKE_RIVAL_ACCURACY", "0.855")
     result = inner.runpytest(*args, "-k", "contract")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*now meets its contract*remove its known_shortfall*"])
+    result.stdout.fnmatch_lines(["*accuracy 0.8500 does not beat finetuned-student's 0.8550*"])
+    monkeypatch.setenv("FAKE_ACCURACY", "0.87")
+    monkeypatch.setenv("FAKE_RIVAL_ACCURACY", "0.86")
+    result = inner.runpytest(*args, "-k", "contract")
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(["*meets its whole contract*remove that entry*"])

@@ -98,7 +98,7 @@ TECHNIQUES: dict[str, Technique] = {
             build=build_distilled,
             devices=CPU,
             contract=Contract(min_accuracy_ratio=0.99, min_speedup=1.5, beats="finetuned-student"),
-            known_shortfall=STUDENT_SHORTFALL,
+            known_accuracy_shortfall=STUDENT_SHORTFALL,
         ),
         Technique(
             name="distilled-torch-int8",
@@ -115,7 +115,7 @@ TECHNIQUES: dict[str, Technique] = {
             build=build_distilled_ort_int8,
             devices=CPU,
             contract=Contract(min_accuracy_ratio=0.99, max_size_ratio=0.25, min_speedup=10.0),
-            known_shortfall=STUDENT_SHORTFALL,
+            known_accuracy_shortfall=STUDENT_SHORTFALL,
         ),
         Technique(
             name="fp16",

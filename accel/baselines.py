@@ -27,12 +27,16 @@ DIRECTIONS: dict[str, str] = {
     "size_mb": LOWER,
     "speedup": HIGHER,
     "latency_ms.p50": LOWER,
+    "sparsity": HIGHER,
+    "compressed_size_mb": LOWER,
 }
 # Compared only when the machine (CPU model, threads, device) matches the baseline's.
 MACHINE_BOUND = frozenset({"latency_ms.p50"})
 # Timing metrics: they only warn when latency is not gated (a GPU model other than the baseline's).
 TIMING = frozenset({"speedup", "latency_ms.p50"})
 REQUIRED_METRICS = ("accuracy", "accuracy_in_scope", "oos_recall", "size_mb", "speedup")
+# Gated where a technique measures them (pruning); once in a baseline, a run must measure them.
+OPTIONAL_METRICS = ("sparsity", "compressed_size_mb")
 LATENCY_FIELDS = ("p50", "p90", "p99", "mean", "std")
 
 # Accuracy and size are deterministic for a given model and library stack: tight bounds.
@@ -44,6 +48,8 @@ DEFAULT_TOLERANCES: dict[str, dict[str, float]] = {
     "size_mb": {"rel": 0.02},
     "speedup": {"rel": 0.25},
     "latency_ms.p50": {"rel": 0.50},
+    "sparsity": {"abs": 0.005},
+    "compressed_size_mb": {"rel": 0.02},
 }
 
 Verdict = Literal["ok", "better", "worse", "warn", "skipped"]
@@ -157,10 +163,10 @@ def compare(
     base = baseline.flat_metrics()
     rows = []
     for metric, direction in DIRECTIONS.items():
-        if metric not in obtained or metric not in base:
+        if metric not in base or (metric not in obtained and metric not in OPTIONAL_METRICS):
             continue
         tol = baseline.tolerances.get(metric) or Tolerance(**DEFAULT_TOLERANCES[metric])
-        value, reference = obtained[metric], base[metric]
+        value, reference = obtained.get(metric, math.nan), base[metric]  # nan: not measured
         if metric in MACHINE_BOUND and not machine_matches:
             rows.append(Row(metric, value, reference, tol, "skipped", "other machine"))
             continue
@@ -234,7 +240,8 @@ def read_baseline(path: Path) -> Baseline:
         raise BaselineError(f"{path}: missing field cell (a string like 'ort-int8/cpu'). {fix}")
     try:
         metrics_raw = _mapping(path, raw, "metrics")
-        metrics = {k: _number(path, metrics_raw, k, "metrics.") for k in REQUIRED_METRICS}
+        present = REQUIRED_METRICS + tuple(k for k in OPTIONAL_METRICS if k in metrics_raw)
+        metrics = {k: _number(path, metrics_raw, k, "metrics.") for k in present}
         latency_raw = _mapping(path, metrics_raw, "latency_ms")
         latency = {k: _number(path, latency_raw, k, "metrics.latency_ms.") for k in LATENCY_FIELDS}
         tolerances: dict[str, Tolerance] = {}
@@ -282,12 +289,13 @@ def render_baseline(
     tolerances: Mapping[str, Tolerance] | None = None,
 ) -> str:
     """The JSON text of a baseline file: sorted keys, indent 2, floats rounded to 4 places."""
-    tol = tolerances or {k: Tolerance(**v) for k, v in DEFAULT_TOLERANCES.items()}
+    tol = tolerances or {k: Tolerance(**v) for k, v in DEFAULT_TOLERANCES.items() if k in metrics}
+    present = REQUIRED_METRICS + tuple(k for k in OPTIONAL_METRICS if k in metrics)
     document = {
         "schema_version": SCHEMA_VERSION,
         "cell": cell,
         "model": dict(model),
-        "metrics": {k: metrics[k] for k in REQUIRED_METRICS} | {"latency_ms": dict(latency_ms)},
+        "metrics": {k: metrics[k] for k in present} | {"latency_ms": dict(latency_ms)},
         "tolerances": {
             k: {name: v for name, v in (("abs", t.abs), ("rel", t.rel)) if v}
             for k, t in tol.items()

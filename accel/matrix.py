@@ -76,10 +76,12 @@ class CellResult:
     model: dict[str, str]
     # Ungated figures, reported as measured: compile_seconds, throughput_seq_per_s.b<N>, ...
     reported: dict[str, float] = field(default_factory=dict)
+    # Gated figures a technique adds (sparsity, compressed_size_mb, ...).
+    extra_metrics: dict[str, float] = field(default_factory=dict)
 
     def metrics(self) -> dict[str, float]:
         """Gated metrics, flat (``latency_ms.p50`` style keys)."""
-        return {
+        return self.extra_metrics | {
             "accuracy": self.accuracy.accuracy,
             "accuracy_in_scope": self.accuracy.accuracy_in_scope,
             "oos_recall": self.accuracy.oos_recall,
@@ -221,6 +223,7 @@ class Matrix:
             machine=machine_record(cell.device, self.config.threads),
             model=self._model_record(cell),
             reported=reported,
+            extra_metrics=dict(getattr(predictor, "extra_metrics", {})),
         )
 
     def _model_record(self, cell: Cell) -> dict[str, str]:

@@ -57,6 +57,9 @@ class _TokenizingPredictor:
         self.max_length = _max_length(tokenizer, max_positions)
         # Ungated figures measured while building (e.g. ``compile_seconds``), reported as is.
         self.reported: dict[str, float] = {}
+        # Gated figures beyond accuracy, size and speed (e.g. ``sparsity``): compared with the
+        # baseline like the others (see accel.baselines.DIRECTIONS).
+        self.extra_metrics: dict[str, float] = {}
 
     def predict(self, texts: Sequence[str]) -> list[str]:
         if not texts:

@@ -242,6 +242,7 @@ def check_contract(state: AccelState, cell: Cell) -> None:
         "ref_size_mb": result.reference_size_mb,
         "speedup": result.timing.speedup,
         "rival_accuracy": rival,
+        "extra": result.extra_metrics,
     }
     broken = contract.violations(**measured)  # type: ignore[arg-type]
     shortfall = TECHNIQUES[cell.technique].known_accuracy_shortfall

@@ -74,6 +74,28 @@ def rows(outcomes: Sequence[Outcome]) -> list[tuple[str, ...]]:
     return out
 
 
+def extra_figures(outcomes: Sequence[Outcome]) -> list[tuple[str, str]]:
+    """(cell, text) for every cell with extra gated metrics (sparsity, compressed size),
+    each with its delta against the baseline."""
+    out = []
+    for o in outcomes:
+        extra = o.result.extra_metrics if o.result else {}
+        if not extra:
+            continue
+        b = o.baseline.flat_metrics() if o.baseline else {}
+        parts = [
+            f"{name} "
+            + (
+                _with_delta(value, b.get(name), ".1f", pct=True)
+                if name.endswith("_mb")
+                else _with_delta(value, b.get(name), ".4f")
+            )
+            for name, value in extra.items()
+        ]
+        out.append((o.cell, ", ".join(parts)))
+    return out
+
+
 THROUGHPUT_PREFIX = "throughput_seq_per_s.b"
 
 
@@ -110,6 +132,10 @@ def terminal_table(outcomes: Sequence[Outcome], title: str) -> str:
         table.add_row(*row)
     buffer = io.StringIO()
     Console(file=buffer, width=160, force_terminal=False, color_system=None).print(table)
+    extra = extra_figures(outcomes)
+    if extra:
+        buffer.write("  gated, beyond the columns:\n")
+        buffer.writelines(f"    {cell}: {text}\n" for cell, text in extra)
     reported = reported_figures(outcomes)
     if reported:
         buffer.write("  reported, not gated:\n")
@@ -121,6 +147,10 @@ def markdown_table(outcomes: Sequence[Outcome], title: str) -> str:
     """The table as GitHub-flavoured Markdown (for $GITHUB_STEP_SUMMARY)."""
     lines = [f"### {title}", "", "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     lines += ["| " + " | ".join(r) + " |" for r in rows(outcomes)]
+    extra = extra_figures(outcomes)
+    if extra:
+        lines += ["", "Gated, beyond the columns:", ""]
+        lines += [f"- `{cell}`: {text}" for cell, text in extra]
     reported = reported_figures(outcomes)
     if reported:
         lines += ["", "Reported, not gated:", ""]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -13,6 +14,9 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase, get_linear_sc
 
 # loss(student_logits, labels, batch_indices) -> scalar tensor
 LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+# on_step(step) runs before each optimizer step's forward pass (steps count from 0); what it
+# returns is shown in the progress bar (e.g. the current sparsity).
+StepHook = Callable[[int], Mapping[str, str] | None]
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,11 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def training_steps(n_examples: int, config: TrainConfig) -> int:
+    """How many optimizer steps ``fine_tune`` takes over ``n_examples``."""
+    return (n_examples + config.batch_size - 1) // config.batch_size * config.epochs
+
+
 def cross_entropy_loss(logits: torch.Tensor, labels: torch.Tensor, _: torch.Tensor) -> torch.Tensor:
     """Plain cross-entropy on the labels (the default loss)."""
     return torch.nn.functional.cross_entropy(logits, labels)
@@ -66,8 +75,14 @@ def fine_tune(
     config: TrainConfig,
     loss_fn: LossFn = cross_entropy_loss,
     desc: str = "fine-tuning",
+    on_step: StepHook | None = None,
+    extra_param_groups: Sequence[Mapping[str, Any]] = (),
 ) -> list[float]:
-    """Train ``model`` in place with AdamW and linear decay; return the mean loss per epoch."""
+    """Train ``model`` in place with AdamW and linear decay; return the mean loss per epoch.
+
+    ``extra_param_groups`` are AdamW groups with their own settings (e.g. pruning scores with
+    their own learning rate); their parameters are left out of the default groups.
+    """
     seed_everything(config.seed)
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(config.threads)
@@ -77,15 +92,18 @@ def fine_tune(
     steps_per_epoch = (n + config.batch_size - 1) // config.batch_size
     total = steps_per_epoch * config.epochs
     no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight")
+    taken = {id(p) for group in extra_param_groups for p in group["params"]}
+    named = [(name, p) for name, p in model.named_parameters() if id(p) not in taken]
     groups = [
         {
-            "params": [p for name, p in model.named_parameters() if not name.endswith(no_decay)],
+            "params": [p for name, p in named if not name.endswith(no_decay)],
             "weight_decay": config.weight_decay,
         },
         {
-            "params": [p for name, p in model.named_parameters() if name.endswith(no_decay)],
+            "params": [p for name, p in named if name.endswith(no_decay)],
             "weight_decay": 0.0,
         },
+        *(dict(group) for group in extra_param_groups),
     ]
     optimizer = torch.optim.AdamW(groups, lr=config.learning_rate)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * total), total)
@@ -98,6 +116,7 @@ def fine_tune(
                 order = torch.randperm(n, generator=generator)
                 running = 0.0
                 for step in range(steps_per_epoch):
+                    shown = on_step(epoch * steps_per_epoch + step) if on_step else None
                     idx = order[step * config.batch_size : (step + 1) * config.batch_size]
                     batch = tokenizer.pad(
                         {k: [encoded[k][i] for i in idx.tolist()] for k in encoded},
@@ -113,7 +132,10 @@ def fine_tune(
                     running += loss.item()
                     bar.update(1)
                     bar.set_postfix(
-                        epoch=epoch + 1, loss=f"{running / (step + 1):.4f}", refresh=False
+                        epoch=epoch + 1,
+                        loss=f"{running / (step + 1):.4f}",
+                        **(shown or {}),
+                        refresh=False,
                     )
                 epoch_losses.append(running / steps_per_epoch)
     finally:

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from accel.baselines import (
     DIRECTIONS,
     HIGHER,
+    REQUIRED_METRICS,
     BaselineError,
     Tolerance,
     baseline_path,
@@ -234,3 +235,41 @@ def test_gpu_differs_only_for_cuda_measurements() -> None:
     assert gpu_differs(h100, {"device": "cuda"})  # a baseline without a GPU name
     cpu = {"device": "cpu", "gpu": None, "cpu": "x", "threads": 1}
     assert not gpu_differs(cpu, cpu | {"gpu": "something"})
+
+
+PRUNED = METRICS | {"sparsity": 0.8, "compressed_size_mb": 55.0}
+
+
+def test_extra_metrics_are_written_read_and_gated(tmp_path: Path) -> None:
+    doc = json.loads(_write(tmp_path, PRUNED | {"latency_ms.p50": 1.65}).read_text())
+    assert doc["metrics"]["sparsity"] == 0.8 and doc["metrics"]["compressed_size_mb"] == 55.0
+    assert doc["tolerances"]["sparsity"] == {"abs": 0.005}
+    assert doc["tolerances"]["compressed_size_mb"] == {"rel": 0.02}
+    baseline = read_baseline(baseline_path(tmp_path, "ort-int8/cpu"))
+    assert baseline.metrics["sparsity"] == 0.8
+    same = PRUNED | {"latency_ms.p50": LATENCY["p50"]}
+    assert {r.verdict for r in compare(same, baseline, machine_matches=True)} == {"ok"}
+    worse = same | {"sparsity": 0.79, "compressed_size_mb": 57.0}
+    verdicts = {r.metric: r.verdict for r in compare(worse, baseline, machine_matches=True)}
+    assert verdicts["sparsity"] == "worse" and verdicts["compressed_size_mb"] == "worse"
+    better = same | {"sparsity": 0.9, "compressed_size_mb": 50.0}
+    verdicts = {r.metric: r.verdict for r in compare(better, baseline, machine_matches=True)}
+    assert verdicts["sparsity"] == "better" and verdicts["compressed_size_mb"] == "better"
+
+
+def test_an_extra_metric_no_longer_measured_is_a_regression(tmp_path: Path) -> None:
+    baseline = read_baseline(_write(tmp_path, PRUNED))
+    rows = compare(METRICS, baseline, machine_matches=True)
+    missing = {r.metric: r for r in rows if r.metric in ("sparsity", "compressed_size_mb")}
+    assert {r.verdict for r in missing.values()} == {"worse"}
+    assert "nan" in format_rows(rows)
+
+
+def test_cells_without_extra_metrics_keep_their_file_shape(tmp_path: Path) -> None:
+    doc = json.loads(_write(tmp_path, METRICS | {"latency_ms.p50": 1.65}).read_text())
+    assert set(doc["metrics"]) == {*REQUIRED_METRICS, "latency_ms"}
+    assert "sparsity" not in doc["tolerances"] and "latency_ms.p50" in doc["tolerances"]
+    baseline = read_baseline(baseline_path(tmp_path, "ort-int8/cpu"))
+    assert "sparsity" not in baseline.metrics
+    rows = compare(PRUNED | {"latency_ms.p50": 1.65}, baseline, machine_matches=True)
+    assert "sparsity" not in {r.metric for r in rows}

@@ -13,6 +13,7 @@ pytest_plugins = ["pytester"]
 # result whose accuracy/speedup come from environment variables, patched per inner test only
 # (the outer session's real matrix must never see the fake).
 INNER_CONFTEST = """
+import json
 import os
 
 import pytest
@@ -38,6 +39,7 @@ def fake_measure(self, cell):
         model={"checkpoint": "fake", "fingerprint": "sha256:fake"}
         | ({"trained": os.environ["FAKE_TRAINED"]} if "FAKE_TRAINED" in os.environ else {}),
         reported=reported if os.environ.get("FAKE_REPORTED") else {},
+        extra_metrics=json.loads(os.environ.get("FAKE_EXTRA", "{}")),
     )
 
 
@@ -261,3 +263,28 @@ def test_contract_against_a_rival_cell_with_a_known_shortfall(
     result = inner.runpytest(*args, "-k", "contract")
     result.assert_outcomes(passed=1, warnings=1)
     result.stdout.fnmatch_lines(["*meets its whole contract*remove that entry*"])
+
+
+def test_pruned_cell_gates_sparsity_and_compressed_size(
+    inner: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = ("--accel-techniques=pruned-magnitude", "--accel-device=cpu", "-p", "no:cacheprovider")
+    monkeypatch.setenv("FAKE_SPEEDUP", "1.0")
+    monkeypatch.setenv("FAKE_EXTRA", json.dumps({"sparsity": 0.8, "compressed_size_mb": 55.0}))
+    result = inner.runpytest(*args, "--accel-update-baselines")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*gated, beyond the columns:*",
+            "*pruned-magnitude/cpu: sparsity 0.8000, compressed_size_mb 55.0*",
+        ]
+    )
+    path = inner.path / "baselines" / "cpu" / "pruned-magnitude.json"
+    assert json.loads(path.read_text())["metrics"]["sparsity"] == 0.8
+    # less sparse: the contract and the baseline both fail
+    monkeypatch.setenv("FAKE_EXTRA", json.dumps({"sparsity": 0.7, "compressed_size_mb": 55.0}))
+    result = inner.runpytest(*args)
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["*sparsity 0.7000 < 0.795*"])
+    result.stdout.fnmatch_lines(["*sparsity*0.7000*0.8000*-0.1000*worse*"])
+    result.stdout.fnmatch_lines(["*sparsity 0.7000 (-0.1000)*"])

@@ -102,3 +102,52 @@ def test_compile_is_forced_in_the_build_with_freezing(
     assert not inductor_config.freezing  # patched for the build only
     predictor.predict(["after the build"])
     assert seen[-1] == (1, False)
+
+
+def test_sparsity_and_compressed_size_promises() -> None:
+    contract = Contract(min_sparsity=0.5, max_compressed_size_ratio=0.7)
+    args = {"accuracy": 0.86, "ref_accuracy": 0.86, "size_mb": 90, "ref_size_mb": 100, "speedup": 1}
+    assert contract.violations(**args, extra={"sparsity": 0.5, "compressed_size_mb": 70}) == []
+    broken = contract.violations(**args, extra={"sparsity": 0.49, "compressed_size_mb": 71})
+    assert broken == [
+        "sparsity 0.4900 < 0.5",
+        "compressed size 71.00 MB > 0.7 x reference 100.00 MB = 70.00 MB",
+    ]
+    assert contract.violations(**args) == [
+        "sparsity was not measured",
+        "the compressed size was not measured",
+    ]
+    assert contract.describe() == "sparsity >= 0.5, compressed size <= 0.7x ref"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"min_sparsity": 1.0}, "min_sparsity"),
+        ({"min_sparsity": -0.1}, "min_sparsity"),
+        ({"max_compressed_size_ratio": 0.0}, "max_compressed_size_ratio"),
+    ],
+)
+def test_pruning_promises_are_validated(kwargs: dict[str, float], field: str) -> None:
+    with pytest.raises(ValueError, match=f"`{field}`"):
+        Contract(**kwargs)  # type: ignore[arg-type]
+
+
+def test_pruning_cells_promise_what_the_issue_asks() -> None:
+    from accel.techniques.pruned import MAGNITUDE_RECIPE, MOVEMENT_RECIPE
+
+    pruned = {name: t for name, t in TECHNIQUES.items() if name.startswith("pruned-")}
+    assert set(pruned) == {"pruned-magnitude", "pruned-movement", "pruned-structured"}
+    assert MAGNITUDE_RECIPE.method == "magnitude" and MOVEMENT_RECIPE.method == "movement"
+    assert max(MAGNITUDE_RECIPE.sparsity, MOVEMENT_RECIPE.sparsity) >= 0.5
+    for name, recipe in (
+        ("pruned-magnitude", MAGNITUDE_RECIPE),
+        ("pruned-movement", MOVEMENT_RECIPE),
+    ):
+        contract = pruned[name].contract
+        assert contract.min_sparsity is not None
+        assert contract.min_sparsity == pytest.approx(recipe.sparsity, abs=0.01)
+        assert contract.max_compressed_size_ratio is not None
+    structured = pruned["pruned-structured"].contract
+    assert structured.min_speedup is not None and structured.min_speedup >= 1.3
+    assert structured.max_accuracy_drop is not None and structured.max_accuracy_drop <= 0.02

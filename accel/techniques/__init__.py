@@ -16,6 +16,11 @@ from accel.techniques.distilled import (
 )
 from accel.techniques.half_precision import build_bf16, build_fp16
 from accel.techniques.onnx_runtime import build_ort_fp16, build_ort_fp32, build_ort_int8
+from accel.techniques.pruned import (
+    build_pruned_magnitude,
+    build_pruned_movement,
+    build_pruned_structured,
+)
 from accel.techniques.pytorch import build_fp32, build_torch_int8
 
 REFERENCE = "fp32"
@@ -116,6 +121,44 @@ TECHNIQUES: dict[str, Technique] = {
             devices=CPU,
             contract=Contract(min_accuracy_ratio=0.99, max_size_ratio=0.25, min_speedup=10.0),
             known_accuracy_shortfall=STUDENT_SHORTFALL,
+        ),
+        Technique(
+            name="pruned-magnitude",
+            description="80% of the encoder's Linear weights pruned by magnitude while "
+            "fine-tuning (cubic schedule, KD); stored as bit mask + nonzeros",
+            build=build_pruned_magnitude,
+            devices=CPU,
+            # Unstructured zeros save space only in the compressed artifact and no time in
+            # dense kernels: the dense size stays, and the speed must merely not drop.
+            contract=Contract(
+                max_accuracy_drop=0.02,
+                max_size_ratio=1.02,
+                min_speedup=0.9,
+                min_sparsity=0.795,
+                max_compressed_size_ratio=0.7,
+            ),
+        ),
+        Technique(
+            name="pruned-movement",
+            description="80% of the encoder's Linear weights pruned by movement (learned "
+            "scores, top-k masks) while fine-tuning (cubic schedule, KD); bit mask + nonzeros",
+            build=build_pruned_movement,
+            devices=CPU,
+            contract=Contract(
+                max_accuracy_drop=0.02,
+                max_size_ratio=1.02,
+                min_speedup=0.9,
+                min_sparsity=0.795,
+                max_compressed_size_ratio=0.7,
+            ),
+        ),
+        Technique(
+            name="pruned-structured",
+            description="half the attention heads and feed-forward neurons of every layer "
+            "removed by importance, then fine-tuned with KD",
+            build=build_pruned_structured,
+            devices=CPU,
+            contract=Contract(max_accuracy_drop=0.02, max_size_ratio=0.9, min_speedup=1.3),
         ),
         Technique(
             name="fp16",

@@ -41,12 +41,21 @@ class Contract:
     min_speedup: float | None = None
     max_accuracy_drop: float | None = None  # absolute: 0.003 is 0.3 points below the reference
     beats: str | None = None  # a technique whose accuracy, same device and run, must be lower
+    # Pruning: the fraction of zero weights in the pruned layers (extra metric ``sparsity``),
+    # and the compressed artifact's size (``compressed_size_mb``) relative to the reference's.
+    min_sparsity: float | None = None
+    max_compressed_size_ratio: float | None = None
 
     def __post_init__(self) -> None:
         for field in ("min_accuracy_ratio", "max_size_ratio", "min_speedup"):
             value = getattr(self, field)
             if value is not None and not value > 0:
                 raise ValueError(f"`{field}` must be > 0 or None, got {value}")
+        if self.min_sparsity is not None and not 0 <= self.min_sparsity < 1:
+            raise ValueError(f"`min_sparsity` must be in [0, 1) or None, got {self.min_sparsity}")
+        ratio = self.max_compressed_size_ratio
+        if ratio is not None and not ratio > 0:
+            raise ValueError(f"`max_compressed_size_ratio` must be > 0 or None, got {ratio}")
         drop = self.max_accuracy_drop
         if drop is not None and not 0 <= drop < 1:
             raise ValueError(f"`max_accuracy_drop` must be in [0, 1) or None, got {drop}")
@@ -59,10 +68,13 @@ class Contract:
         ref_size_mb: float,
         speedup: float,
         rival_accuracy: float | None = None,
+        extra: Mapping[str, float] | None = None,
     ) -> list[str]:
         """Human-readable descriptions of every broken promise (empty when all hold).
 
         ``rival_accuracy`` is the accuracy of the ``beats`` technique, required when set.
+        ``extra`` holds the cell's extra metrics (``sparsity``, ``compressed_size_mb``); a
+        promise on one the cell did not measure is broken.
         """
         out: list[str] = []
         if (
@@ -92,6 +104,25 @@ class Contract:
                 out.append(
                     f"accuracy {accuracy:.4f} does not beat {self.beats}'s {rival_accuracy:.4f}"
                 )
+        return out + self._extra_violations(extra or {}, ref_size_mb)
+
+    def _extra_violations(self, extra: Mapping[str, float], ref_size_mb: float) -> list[str]:
+        out = []
+        sparsity, compressed = extra.get("sparsity"), extra.get("compressed_size_mb")
+        if self.min_sparsity is not None:
+            if sparsity is None:
+                out.append("sparsity was not measured")
+            elif sparsity < self.min_sparsity:
+                out.append(f"sparsity {sparsity:.4f} < {self.min_sparsity:g}")
+        if self.max_compressed_size_ratio is not None:
+            limit = self.max_compressed_size_ratio * ref_size_mb
+            if compressed is None:
+                out.append("the compressed size was not measured")
+            elif compressed > limit:
+                out.append(
+                    f"compressed size {compressed:.2f} MB > {self.max_compressed_size_ratio:g} x "
+                    f"reference {ref_size_mb:.2f} MB = {limit:.2f} MB"
+                )
         return out
 
     def describe(self) -> str:
@@ -106,6 +137,10 @@ class Contract:
             parts.append(f"speedup >= {self.min_speedup:g}x")
         if self.beats is not None:
             parts.append(f"accuracy > {self.beats}")
+        if self.min_sparsity is not None:
+            parts.append(f"sparsity >= {self.min_sparsity:g}")
+        if self.max_compressed_size_ratio is not None:
+            parts.append(f"compressed size <= {self.max_compressed_size_ratio:g}x ref")
         return ", ".join(parts) or "none (the reference)"
 
 

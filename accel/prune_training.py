@@ -1,0 +1,236 @@
+"""Pruning recipes and their training: sparse (magnitude, movement) and structured.
+
+Both start from a copy of the fine-tuned reference and train on the train split with the
+distillation loss against the reference's cached logits (the reference is its own teacher).
+A sparse model is saved as its config, tokenizer and compressed weights
+(:mod:`accel.sparse_format`); a structured one with ``save_pretrained`` (see
+:func:`accel.structured.load_structured`).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from transformers import AutoConfig, AutoModelForSequenceClassification, PreTrainedModel
+
+from accel.cache import write_text_atomic
+from accel.distillation import KDConfig, distillation_loss
+from accel.models import Classifier
+from accel.pruning import (
+    CubicSchedule,
+    MagnitudePruner,
+    MovementPruner,
+    encoder_linears,
+    progress,
+    weight_sparsity,
+)
+from accel.sparse_format import load_sparse, save_sparse
+from accel.structured import LayerShape, Structure, importance_scores, prune_structure
+from accel.training import LossFn, TrainConfig, fine_tune, training_steps
+
+SPARSE_WEIGHTS = "model.sparse.safetensors"
+RECORD = "accel_recipe.json"
+_SPARSE_FORMAT = "sparse-v1"  # bump when the build procedure changes
+_STRUCTURED_FORMAT = "structured-v1"
+METHODS = ("magnitude", "movement")
+
+
+@dataclass(frozen=True)
+class SparseRecipe:
+    """Unstructured pruning of the encoder's Linear weights during fine-tuning.
+
+    The schedule holds the initial sparsity for the first ``warmup`` fraction of the steps,
+    follows the cubic to ``sparsity`` and holds it for the last ``cooldown`` fraction.
+    """
+
+    method: Literal["magnitude", "movement"]
+    sparsity: float
+    kd: KDConfig
+    train: TrainConfig = field(default_factory=TrainConfig)
+    warmup: float = 0.1
+    cooldown: float = 0.2
+    update_every: int = 10  # steps between mask updates
+    score_learning_rate: float = 1e-2  # movement scores (Sanh et al. used 1e-2)
+    freeze_word_embeddings: bool = True
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"`method` must be one of {METHODS}, got {self.method!r}")
+        if not 0.0 <= self.sparsity < 1.0:
+            raise ValueError(f"`sparsity` must be in [0, 1), got {self.sparsity}")
+        for name in ("warmup", "cooldown"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"`{name}` must be in [0, 1), got {getattr(self, name)}")
+        if self.warmup + self.cooldown >= 1.0:
+            raise ValueError(
+                f"`warmup` + `cooldown` must be < 1, got {self.warmup} + {self.cooldown}"
+            )
+        if self.update_every < 1:
+            raise ValueError(f"`update_every` must be >= 1, got {self.update_every}")
+        if not self.score_learning_rate > 0:
+            raise ValueError(f"`score_learning_rate` must be > 0, got {self.score_learning_rate}")
+
+    def schedule(self, initial: float, steps: int) -> CubicSchedule:
+        """The cubic schedule from ``initial`` over ``steps`` optimizer steps."""
+        return CubicSchedule(
+            initial=initial,
+            final=max(self.sparsity, initial),
+            begin_step=round(self.warmup * steps),
+            end_step=round((1.0 - self.cooldown) * steps),
+        )
+
+    def as_dict(self) -> dict[str, object]:
+        return {"format": _SPARSE_FORMAT} | asdict(self)
+
+
+@dataclass(frozen=True)
+class StructuredRecipe:
+    """Remove the least important heads and neurons, then fine-tune the smaller model."""
+
+    structure: Structure
+    kd: KDConfig
+    train: TrainConfig = field(default_factory=TrainConfig)
+    importance_examples: int = 2048  # a seeded sample of the train split
+    freeze_word_embeddings: bool = True
+
+    def __post_init__(self) -> None:
+        if self.importance_examples < 1:
+            raise ValueError(f"`importance_examples` must be >= 1, got {self.importance_examples}")
+
+    def as_dict(self) -> dict[str, object]:
+        return {"format": _STRUCTURED_FORMAT} | asdict(self)
+
+
+def _kd_loss(kd: KDConfig, teacher_logits: np.ndarray | None, n: int) -> LossFn:
+    if kd.alpha < 1.0 and (teacher_logits is None or teacher_logits.shape[0] != n):
+        raise ValueError("distillation with alpha < 1 needs one teacher logit row per text")
+    soft = torch.from_numpy(teacher_logits) if teacher_logits is not None else None
+
+    def loss(logits: torch.Tensor, gold: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        return distillation_loss(logits, soft[idx] if soft is not None else logits, gold, kd)
+
+    return loss
+
+
+def _copy(reference: Classifier, freeze_word_embeddings: bool) -> PreTrainedModel:
+    model = copy.deepcopy(reference.model)
+    if freeze_word_embeddings:
+        model.get_input_embeddings().weight.requires_grad_(False)
+    return model
+
+
+def _record(out: Path, recipe: Mapping[str, Any], **results: Any) -> None:
+    write_text_atomic(out / RECORD, json.dumps({"recipe": recipe} | results, indent=2))
+
+
+def train_sparse(
+    reference: Classifier,
+    texts: Sequence[str],
+    labels: Sequence[int],
+    teacher_logits: np.ndarray | None,
+    recipe: SparseRecipe,
+    out: Path,
+) -> PreTrainedModel:
+    """Prune a copy of the reference while fine-tuning it; save it compressed to ``out``.
+
+    Returns the pruned model (as saved: dense, with zeros where pruned).
+    """
+    loss = _kd_loss(recipe.kd, teacher_logits, len(texts))
+    model = _copy(reference, recipe.freeze_word_embeddings)
+    layers = list(encoder_linears(model).values())
+    schedule = recipe.schedule(weight_sparsity(layers), training_steps(len(texts), recipe.train))
+    pruner: MagnitudePruner | MovementPruner
+    groups: list[dict[str, Any]] = []
+    if recipe.method == "magnitude":
+        pruner = MagnitudePruner(layers, schedule, recipe.update_every)
+    else:
+        pruner = MovementPruner(layers, schedule, recipe.update_every)
+        groups = [
+            {"params": pruner.scores(), "lr": recipe.score_learning_rate, "weight_decay": 0.0}
+        ]
+    losses = fine_tune(
+        model,
+        reference.tokenizer,
+        texts,
+        labels,
+        recipe.train,
+        loss,
+        desc=f"{recipe.method} pruning",
+        on_step=lambda step: progress(pruner.update(step)),
+        extra_param_groups=groups,
+    )
+    pruner.finish()
+    model.config.save_pretrained(str(out))
+    reference.tokenizer.save_pretrained(str(out))
+    save_sparse(model.state_dict(), out / SPARSE_WEIGHTS)
+    _record(out, recipe.as_dict(), epoch_losses=losses, sparsity=weight_sparsity(layers))
+    return model
+
+
+def load_sparse_model(path: Path) -> PreTrainedModel:
+    """The model saved by :func:`train_sparse` in ``path``, dense in memory."""
+    config = AutoConfig.from_pretrained(str(path))
+    model = AutoModelForSequenceClassification.from_config(config)
+    model.load_state_dict(load_sparse(path / SPARSE_WEIGHTS), strict=True)
+    return model.eval()
+
+
+def train_structured(
+    reference: Classifier,
+    texts: Sequence[str],
+    labels: Sequence[int],
+    teacher_logits: np.ndarray | None,
+    recipe: StructuredRecipe,
+    out: Path,
+) -> LayerShape:
+    """Score heads and neurons on a train sample, remove the least important, fine-tune the
+    smaller copy of the reference and save it to ``out``."""
+    loss = _kd_loss(recipe.kd, teacher_logits, len(texts))
+    model = _copy(reference, recipe.freeze_word_embeddings)
+    rng = np.random.default_rng(recipe.train.seed)
+    sample = rng.permutation(len(texts))[: recipe.importance_examples].tolist()
+    importance = importance_scores(
+        model,
+        reference.tokenizer,
+        [texts[i] for i in sample],
+        [labels[i] for i in sample],
+        max_length=recipe.train.max_length,
+    )
+    shape = prune_structure(model, recipe.structure, importance)
+    losses = fine_tune(
+        model,
+        reference.tokenizer,
+        texts,
+        labels,
+        recipe.train,
+        loss,
+        desc="fine-tuning the pruned structure",
+    )
+    model.save_pretrained(str(out))
+    reference.tokenizer.save_pretrained(str(out))
+    _record(
+        out,
+        recipe.as_dict(),
+        epoch_losses=losses,
+        head_importance=importance.heads.tolist(),
+        neuron_importance_sum=importance.neurons.sum(dim=1).tolist(),
+        shape=asdict(shape),
+    )
+    return shape
+
+
+__all__ = [
+    "SPARSE_WEIGHTS",
+    "SparseRecipe",
+    "StructuredRecipe",
+    "load_sparse_model",
+    "train_sparse",
+    "train_structured",
+]

@@ -1,0 +1,230 @@
+"""Unstructured pruning during fine-tuning: the cubic sparsity schedule, magnitude and movement.
+
+Both prune the encoder's ``nn.Linear`` weights matrix by matrix, each to the sparsity the
+schedule gives for the current step (Zhu & Gupta 2017):
+
+    s_t = s_f + (s_i - s_f) * (1 - (t - t_0) / (t_1 - t_0)) ** 3,   t_0 <= t <= t_1
+
+- **magnitude**: ``torch.nn.utils.prune.l1_unstructured`` removes the smallest remaining
+  weights; pruned weights stay pruned.
+- **movement** (Sanh et al. 2020, "TopK"): each weight has a learned score; the mask keeps the
+  weights with the highest scores. Scores get the straight-through gradient
+  ``dL/dS = dL/dW' * W`` (``W' = W * mask``), so weights moving away from zero gain score.
+  The top-k threshold is recomputed every ``update_every`` steps (a top-k over 10M scores on
+  every forward would double the step time on a CPU); the scores learn at every step.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn.utils import parametrize, prune
+
+_ENCODER_LINEAR = re.compile(r"(^|\.)encoder\.layer\.\d+\.")
+
+
+@dataclass(frozen=True)
+class CubicSchedule:
+    """Sparsity from ``initial`` (until ``begin_step``) to ``final`` (from ``end_step`` on),
+    along a cubic that prunes fast first and slowly at the end."""
+
+    initial: float
+    final: float
+    begin_step: int
+    end_step: int
+
+    def __post_init__(self) -> None:
+        for field in ("initial", "final"):
+            value = getattr(self, field)
+            if not 0.0 <= value < 1.0:
+                raise ValueError(f"`{field}` must be in [0, 1), got {value}")
+        if self.final < self.initial:
+            raise ValueError(f"`final` ({self.final}) must be >= `initial` ({self.initial})")
+        if self.begin_step < 0:
+            raise ValueError(f"`begin_step` must be >= 0, got {self.begin_step}")
+        if self.end_step < self.begin_step:
+            raise ValueError(
+                f"`end_step` ({self.end_step}) must be >= `begin_step` ({self.begin_step})"
+            )
+
+    def at(self, step: int) -> float:
+        """The scheduled sparsity at ``step``."""
+        if step >= self.end_step:
+            return self.final
+        if step <= self.begin_step:
+            return self.initial
+        remaining = 1.0 - (step - self.begin_step) / (self.end_step - self.begin_step)
+        return self.final + (self.initial - self.final) * remaining**3
+
+
+def encoder_linears(model: nn.Module) -> dict[str, nn.Linear]:
+    """The ``nn.Linear`` layers inside the encoder's transformer layers, by module name."""
+    out = {
+        name: module
+        for name, module in model.named_modules()
+        if isinstance(module, nn.Linear) and _ENCODER_LINEAR.search(name)
+    }
+    if not out:
+        raise ValueError("the model has no Linear layers under encoder.layer.<i>")
+    return out
+
+
+def weight_sparsity(layers: Sequence[nn.Linear]) -> float:
+    """Fraction of exactly-zero weights over all ``layers`` (the effective, masked weights)."""
+    with torch.no_grad():
+        zeros = sum(int((layer.weight == 0).sum()) for layer in layers)
+        total = sum(layer.weight.numel() for layer in layers)
+    return zeros / total
+
+
+def _check_every(update_every: int) -> None:
+    if update_every < 1:
+        raise ValueError(f"`update_every` must be >= 1, got {update_every}")
+
+
+def _due(step: int, update_every: int, schedule: CubicSchedule) -> bool:
+    """Masks change every ``update_every`` steps, and once more where the schedule ends."""
+    return step % update_every == 0 or step == schedule.end_step
+
+
+def _kept(numel: int, sparsity: float) -> int:
+    """How many of ``numel`` weights a matrix keeps at ``sparsity`` (at least one)."""
+    return max(1, numel - round(sparsity * numel))
+
+
+class MagnitudePruner:
+    """Gradual magnitude pruning of ``layers`` through ``torch.nn.utils.prune``."""
+
+    def __init__(
+        self, layers: Sequence[nn.Linear], schedule: CubicSchedule, update_every: int = 1
+    ) -> None:
+        _check_every(update_every)
+        self.layers = list(layers)
+        self.schedule = schedule
+        self.update_every = update_every
+        for layer in self.layers:
+            prune.identity(layer, "weight")  # weight = weight_orig * weight_mask from now on
+        self.sparsity = weight_sparsity(self.layers)
+
+    def update(self, step: int) -> float:
+        """Every ``update_every`` steps, prune each layer to the schedule's sparsity at
+        ``step``; return the current sparsity."""
+        if _due(step, self.update_every, self.schedule):
+            self._prune_to(self.schedule.at(step))
+        return self.sparsity
+
+    def _prune_to(self, target: float) -> None:
+        for layer in self.layers:
+            mask = layer.get_buffer("weight_mask")
+            extra = int((mask != 0).sum()) - _kept(mask.numel(), target)
+            if extra > 0:
+                prune.l1_unstructured(layer, "weight", amount=extra)
+        self.sparsity = weight_sparsity(self.layers)
+
+    def finish(self) -> None:
+        """Prune to the final sparsity (should training stop before the schedule ends), then
+        make the masks permanent: plain ``weight`` tensors with zeros where pruned."""
+        self._prune_to(self.schedule.final)
+        for layer in self.layers:
+            prune.remove(layer, "weight")
+
+
+class _StraightThrough(torch.autograd.Function):
+    """Returns the mask; passes the gradient on to the scores unchanged."""
+
+    @staticmethod
+    def forward(ctx: Any, scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return mask
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        return grad, None
+
+
+class ScoredMask(nn.Module):
+    """A parametrization ``W -> W * mask`` whose mask keeps the top-scored weights."""
+
+    mask: torch.Tensor
+
+    def __init__(self, weight: torch.Tensor) -> None:
+        super().__init__()
+        self.scores = nn.Parameter(torch.zeros_like(weight))  # "constant" init, as the paper
+        self.register_buffer("mask", torch.ones_like(weight))
+
+    def refresh(self, sparsity: float) -> None:
+        """Recompute the mask: keep the highest scores, the rest are pruned."""
+        with torch.no_grad():
+            flat = self.scores.detach().flatten()  # a view: the mask follows its layout
+            kept = _kept(flat.numel(), sparsity)
+            if kept >= flat.numel():
+                self.mask.fill_(1.0)
+                return
+            threshold = flat.kthvalue(flat.numel() - kept).values
+            keep = flat > threshold
+            missing = kept - int(keep.sum())
+            if missing > 0:  # ties at the threshold (e.g. untrained scores): keep the first
+                keep[(flat == threshold).nonzero().flatten()[:missing]] = True
+            self.mask.copy_(keep.view_as(self.mask).to(self.mask.dtype))
+
+    def forward(self, weight: torch.Tensor) -> torch.Tensor:
+        return weight * _StraightThrough.apply(self.scores, self.mask)
+
+
+class MovementPruner:
+    """Movement pruning of ``layers``: learned scores, top-k masks on the cubic schedule."""
+
+    def __init__(
+        self, layers: Sequence[nn.Linear], schedule: CubicSchedule, update_every: int = 1
+    ) -> None:
+        _check_every(update_every)
+        self.layers = list(layers)
+        self.schedule = schedule
+        self.update_every = update_every
+        self.masks: list[ScoredMask] = []
+        for layer in self.layers:
+            mask = ScoredMask(layer.weight)
+            parametrize.register_parametrization(layer, "weight", mask)
+            self.masks.append(mask)
+        self.sparsity = weight_sparsity(self.layers)
+
+    def scores(self) -> list[nn.Parameter]:
+        """The learnable scores, one tensor per layer (give them their own learning rate)."""
+        return [mask.scores for mask in self.masks]
+
+    def update(self, step: int) -> float:
+        """Every ``update_every`` steps, re-mask to the schedule's sparsity; return it."""
+        if _due(step, self.update_every, self.schedule):
+            target = self.schedule.at(step)
+            for mask in self.masks:
+                mask.refresh(target)
+            self.sparsity = weight_sparsity(self.layers)
+        return self.sparsity
+
+    def finish(self) -> None:
+        """Mask at the final sparsity, then fold the masks into plain ``weight`` tensors."""
+        for mask in self.masks:
+            mask.refresh(self.schedule.final)
+        for layer in self.layers:
+            parametrize.remove_parametrizations(layer, "weight", leave_parametrized=True)
+        self.sparsity = weight_sparsity(self.layers)
+
+
+def progress(sparsity: float) -> Mapping[str, str]:
+    """The progress-bar field for the current sparsity."""
+    return {"sparsity": f"{sparsity:.3f}"}
+
+
+__all__ = [
+    "CubicSchedule",
+    "MagnitudePruner",
+    "MovementPruner",
+    "ScoredMask",
+    "encoder_linears",
+    "progress",
+    "weight_sparsity",
+]

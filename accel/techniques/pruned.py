@@ -1,0 +1,154 @@
+"""Pruning techniques: unstructured sparsity (magnitude, movement) and structured pruning.
+
+The sparse cells are loaded back from their compressed artifact, so the accuracy measured is
+that artifact's. Their ``size_mb`` is the dense serialized state dict (sparsity saves nothing
+there); ``compressed_size_mb`` (the bit-mask file) and ``sparsity`` (zero weights in the
+pruned layers) are gated metrics of their own. The structured cell really has smaller
+matrices: its dense size and its latency drop.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import datasets
+import numpy as np
+from transformers import PreTrainedModel
+
+from accel.bench import MB
+from accel.data import LABEL, TEXT, data_fingerprint, intent_names
+from accel.distillation import KDConfig, class_ids
+from accel.models import state_dict_fingerprint
+from accel.predictors import Predictor, TorchPredictor
+from accel.prune_training import (
+    SPARSE_WEIGHTS,
+    SparseRecipe,
+    StructuredRecipe,
+    load_sparse_model,
+    train_sparse,
+    train_structured,
+)
+from accel.pruning import encoder_linears, weight_sparsity
+from accel.structured import Structure, load_structured, shape_of
+from accel.techniques.base import BuildContext
+from accel.techniques.distilled import DISTILLED_RECIPE, teacher_logits
+from accel.training import TrainConfig
+
+# The reference teaches its pruned copies with the distillation search's loss weights.
+PRUNING_KD = DISTILLED_RECIPE.kd
+MAGNITUDE_RECIPE = SparseRecipe(
+    method="magnitude",
+    sparsity=0.8,
+    kd=PRUNING_KD,
+    train=TrainConfig(epochs=1, batch_size=32, learning_rate=1e-4, seed=42, threads=2),
+)
+MOVEMENT_RECIPE = SparseRecipe(
+    method="movement",
+    sparsity=0.8,
+    kd=PRUNING_KD,
+    train=TrainConfig(epochs=1, batch_size=32, learning_rate=1e-4, seed=42, threads=2),
+    score_learning_rate=1e-2,
+)
+STRUCTURED_RECIPE = StructuredRecipe(
+    structure=Structure(heads=0.5, neurons=0.5),
+    kd=PRUNING_KD,
+    train=TrainConfig(epochs=1, batch_size=32, learning_rate=1e-4, seed=42, threads=2),
+)
+
+
+def _dataset(ctx: BuildContext) -> datasets.DatasetDict:
+    if ctx.data is None:
+        raise ValueError("pruning techniques need the dataset in the build context")
+    return ctx.data
+
+
+def _train_split(ctx: BuildContext) -> tuple[list[str], list[int]]:
+    data = _dataset(ctx)
+    train = data["train"]
+    return list(train[TEXT]), class_ids(ctx.reference.labels, intent_names(data), train[LABEL])
+
+
+def _soft(ctx: BuildContext, kd: KDConfig, max_length: int) -> np.ndarray | None:
+    return teacher_logits(ctx, max_length) if kd.alpha < 1.0 else None
+
+
+def sparse_artifact(ctx: BuildContext, recipe: SparseRecipe) -> Path:
+    """The cached directory of the reference pruned with ``recipe`` (trained on first use)."""
+
+    def build(out: Path) -> None:
+        texts, labels = _train_split(ctx)
+        soft = _soft(ctx, recipe.kd, recipe.train.max_length)
+        train_sparse(ctx.reference, texts, labels, soft, recipe, out)
+
+    key = recipe.as_dict() | {"data": data_fingerprint(_dataset(ctx))}
+    return ctx.artifact("pruned", key, build)
+
+
+def structured_artifact(ctx: BuildContext, recipe: StructuredRecipe) -> Path:
+    """The cached directory of the structurally pruned, fine-tuned reference."""
+
+    def build(out: Path) -> None:
+        texts, labels = _train_split(ctx)
+        soft = _soft(ctx, recipe.kd, recipe.train.max_length)
+        train_structured(ctx.reference, texts, labels, soft, recipe, out)
+
+    key = recipe.as_dict() | {"data": data_fingerprint(_dataset(ctx))}
+    return ctx.artifact("pruned", key, build)
+
+
+def _predictor(name: str, model: PreTrainedModel, ctx: BuildContext) -> TorchPredictor:
+    ref = ctx.reference
+    return TorchPredictor(
+        name,
+        model,
+        ref.tokenizer,
+        ref.labels,
+        device=ctx.device,
+        max_positions=model.config.max_position_embeddings,
+        trained_fingerprint=state_dict_fingerprint(model),
+    )
+
+
+def sparse_predictor(name: str, ctx: BuildContext, recipe: SparseRecipe) -> TorchPredictor:
+    """The pruned model loaded from its compressed artifact, with its sparsity and the
+    artifact's size as gated metrics."""
+    path = sparse_artifact(ctx, recipe)
+    model = load_sparse_model(path)
+    predictor = _predictor(name, model, ctx)
+    predictor.extra_metrics.update(
+        sparsity=weight_sparsity(list(encoder_linears(model).values())),
+        compressed_size_mb=(path / SPARSE_WEIGHTS).stat().st_size / MB,
+    )
+    return predictor
+
+
+def build_pruned_magnitude(ctx: BuildContext) -> Predictor:
+    """Gradual magnitude pruning of the encoder's Linear weights during fine-tuning."""
+    return sparse_predictor("pruned-magnitude", ctx, MAGNITUDE_RECIPE)
+
+
+def build_pruned_movement(ctx: BuildContext) -> Predictor:
+    """Movement pruning (learned scores, top-k masks) during fine-tuning."""
+    return sparse_predictor("pruned-movement", ctx, MOVEMENT_RECIPE)
+
+
+def build_pruned_structured(ctx: BuildContext) -> Predictor:
+    """Fewer attention heads and feed-forward neurons in every layer, fine-tuned with KD."""
+    model = load_structured(structured_artifact(ctx, STRUCTURED_RECIPE))
+    predictor = _predictor("pruned-structured", model, ctx)
+    shape = shape_of(model)
+    predictor.reported.update(heads_per_layer=shape.heads, ffn_neurons_per_layer=shape.neurons)
+    return predictor
+
+
+__all__ = [
+    "MAGNITUDE_RECIPE",
+    "MOVEMENT_RECIPE",
+    "STRUCTURED_RECIPE",
+    "build_pruned_magnitude",
+    "build_pruned_movement",
+    "build_pruned_structured",
+    "sparse_artifact",
+    "sparse_predictor",
+    "structured_artifact",
+]

@@ -24,9 +24,11 @@ from accel.cache import write_text_atomic
 from accel.distillation import KDConfig, distillation_loss
 from accel.models import Classifier
 from accel.pruning import (
+    SCORE_INITS,
     CubicSchedule,
     MagnitudePruner,
     MovementPruner,
+    ScoreInit,
     encoder_linears,
     progress,
     weight_sparsity,
@@ -58,6 +60,7 @@ class SparseRecipe:
     cooldown: float = 0.2
     update_every: int = 10  # steps between mask updates
     score_learning_rate: float = 1e-2  # movement scores (Sanh et al. used 1e-2)
+    score_init: ScoreInit = "constant"  # movement: see accel.pruning
     freeze_word_embeddings: bool = True
 
     def __post_init__(self) -> None:
@@ -74,6 +77,8 @@ class SparseRecipe:
             )
         if self.update_every < 1:
             raise ValueError(f"`update_every` must be >= 1, got {self.update_every}")
+        if self.score_init not in SCORE_INITS:
+            raise ValueError(f"`score_init` must be one of {SCORE_INITS}, got {self.score_init!r}")
         if not self.score_learning_rate > 0:
             raise ValueError(f"`score_learning_rate` must be > 0, got {self.score_learning_rate}")
 
@@ -151,7 +156,7 @@ def train_sparse(
     if recipe.method == "magnitude":
         pruner = MagnitudePruner(layers, schedule, recipe.update_every)
     else:
-        pruner = MovementPruner(layers, schedule, recipe.update_every)
+        pruner = MovementPruner(layers, schedule, recipe.update_every, recipe.score_init)
         groups = [
             {"params": pruner.scores(), "lr": recipe.score_learning_rate, "weight_decay": 0.0}
         ]
@@ -196,13 +201,18 @@ def train_structured(
     model = _copy(reference, recipe.freeze_word_embeddings)
     rng = np.random.default_rng(recipe.train.seed)
     sample = rng.permutation(len(texts))[: recipe.importance_examples].tolist()
-    importance = importance_scores(
-        model,
-        reference.tokenizer,
-        [texts[i] for i in sample],
-        [labels[i] for i in sample],
-        max_length=recipe.train.max_length,
-    )
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(recipe.train.threads)
+    try:
+        importance = importance_scores(
+            model,
+            reference.tokenizer,
+            [texts[i] for i in sample],
+            [labels[i] for i in sample],
+            max_length=recipe.train.max_length,
+        )
+    finally:
+        torch.set_num_threads(previous_threads)
     shape = prune_structure(model, recipe.structure, importance)
     losses = fine_tune(
         model,

@@ -270,21 +270,21 @@ def test_pruned_cell_gates_sparsity_and_compressed_size(
 ) -> None:
     args = ("--accel-techniques=pruned-magnitude", "--accel-device=cpu", "-p", "no:cacheprovider")
     monkeypatch.setenv("FAKE_SPEEDUP", "1.0")
-    monkeypatch.setenv("FAKE_EXTRA", json.dumps({"sparsity": 0.8, "compressed_size_mb": 55.0}))
+    monkeypatch.setenv("FAKE_EXTRA", json.dumps({"sparsity": 0.5, "compressed_size_mb": 55.0}))
     result = inner.runpytest(*args, "--accel-update-baselines")
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(
         [
             "*gated, beyond the columns:*",
-            "*pruned-magnitude/cpu: sparsity 0.8000, compressed_size_mb 55.0*",
+            "*pruned-magnitude/cpu: sparsity 0.5000, compressed_size_mb 55.0*",
         ]
     )
     path = inner.path / "baselines" / "cpu" / "pruned-magnitude.json"
-    assert json.loads(path.read_text())["metrics"]["sparsity"] == 0.8
+    assert json.loads(path.read_text())["metrics"]["sparsity"] == 0.5
     # less sparse: the contract and the baseline both fail
-    monkeypatch.setenv("FAKE_EXTRA", json.dumps({"sparsity": 0.7, "compressed_size_mb": 55.0}))
+    monkeypatch.setenv("FAKE_EXTRA", json.dumps({"sparsity": 0.4, "compressed_size_mb": 55.0}))
     result = inner.runpytest(*args)
     result.assert_outcomes(failed=2)
-    result.stdout.fnmatch_lines(["*sparsity 0.7000 < 0.795*"])
-    result.stdout.fnmatch_lines(["*sparsity*0.7000*0.8000*-0.1000*worse*"])
-    result.stdout.fnmatch_lines(["*sparsity 0.7000 (-0.1000)*"])
+    result.stdout.fnmatch_lines(["*sparsity 0.4000 < 0.495*"])
+    result.stdout.fnmatch_lines(["*sparsity*0.4000*0.5000*-0.1000*worse*"])
+    result.stdout.fnmatch_lines(["*sparsity 0.4000 (-0.1000)*"])

@@ -36,18 +36,20 @@ from accel.training import TrainConfig
 
 # The reference teaches its pruned copies with the distillation search's loss weights.
 PRUNING_KD = DISTILLED_RECIPE.kd
-MAGNITUDE_RECIPE = SparseRecipe(
-    method="magnitude",
-    sparsity=0.8,
-    kd=PRUNING_KD,
-    train=TrainConfig(epochs=1, batch_size=32, learning_rate=1e-4, seed=42, threads=2),
-)
+SPARSE_TRAIN = TrainConfig(epochs=1, batch_size=32, learning_rate=1e-4, seed=42, threads=2)
+# 50%: on a 30% train sample (143 steps), validation accuracy (in-scope and out-of-scope
+# weighted as in the test split) went from the reference's 0.905 to 0.892 (magnitude) and
+# 0.894 (movement); at 70% to 0.831 and 0.817, at 80% (magnitude) to 0.67.
+MAGNITUDE_RECIPE = SparseRecipe(method="magnitude", sparsity=0.5, kd=PRUNING_KD, train=SPARSE_TRAIN)
 MOVEMENT_RECIPE = SparseRecipe(
     method="movement",
-    sparsity=0.8,
+    sparsity=0.5,
     kd=PRUNING_KD,
-    train=TrainConfig(epochs=1, batch_size=32, learning_rate=1e-4, seed=42, threads=2),
+    train=SPARSE_TRAIN,
     score_learning_rate=1e-2,
+    # Constant-initialized scores pruned at random here (0.6% validation accuracy at 50%):
+    # the reference is already fine-tuned, see accel.pruning.
+    score_init="magnitude",
 )
 STRUCTURED_RECIPE = StructuredRecipe(
     structure=Structure(heads=0.5, neurons=0.5),

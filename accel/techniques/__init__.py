@@ -19,6 +19,10 @@ from accel.techniques.onnx_runtime import build_ort_fp16, build_ort_fp32, build_
 from accel.techniques.pytorch import build_fp32, build_torch_int8
 
 REFERENCE = "fp32"
+# Measured 2026-11-24 (baselines/cpu/distilled*.json): the 3-layer student reaches 0.8553 (fp32)
+# and 0.8542 (ONNX Runtime int8) against 0.99 x 0.8647 = 0.8561; size and speed hold (13.7x,
+# 0.19x the size). The contract is kept as the issue states it; closing the gap is open work.
+STUDENT_SHORTFALL = "the 3-layer student keeps 98.8-98.9% of the reference's accuracy, not 99%"
 CPU_AND_CUDA = frozenset({"cpu", "cuda"})
 CPU = frozenset({"cpu"})
 CUDA = frozenset({"cuda"})
@@ -81,21 +85,20 @@ TECHNIQUES: dict[str, Technique] = {
         ),
         Technique(
             name="finetuned-student",
-            description="the 4-layer student trained on the labels alone (no teacher), fp32",
+            description="the 3-layer student trained on the labels alone (no teacher), fp32",
             build=build_finetuned_student,
             devices=CPU,
-            # It drops a third of the layers: it must at least be faster (measured 1.46x); its
-            # accuracy is what `distilled` must beat.
-            contract=Contract(min_speedup=1.3),
+            # It drops half the layers: it must at least be faster; its accuracy is what
+            # `distilled` must beat.
+            contract=Contract(min_speedup=1.5),
         ),
         Technique(
             name="distilled",
-            description="the 4-layer student distilled from the reference, PyTorch fp32",
+            description="the 3-layer student distilled from the reference, PyTorch fp32",
             build=build_distilled,
             devices=CPU,
-            # Four of six layers bound the gain at 1.5x; embeddings and tokenization cost the same
-            # as in the reference: measured 1.45x.
-            contract=Contract(min_accuracy_ratio=0.99, min_speedup=1.3, beats="finetuned-student"),
+            contract=Contract(min_accuracy_ratio=0.99, min_speedup=1.5, beats="finetuned-student"),
+            known_accuracy_shortfall=STUDENT_SHORTFALL,
         ),
         Technique(
             name="distilled-torch-int8",
@@ -112,6 +115,7 @@ TECHNIQUES: dict[str, Technique] = {
             build=build_distilled_ort_int8,
             devices=CPU,
             contract=Contract(min_accuracy_ratio=0.99, max_size_ratio=0.25, min_speedup=10.0),
+            known_accuracy_shortfall=STUDENT_SHORTFALL,
         ),
         Technique(
             name="fp16",

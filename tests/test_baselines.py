@@ -263,7 +263,7 @@ def test_speedup_is_decided_on_its_interval(tmp_path: Path) -> None:
         f"{threshold:.2f}x; here 4.20x < {threshold:.2f}x\n"
     )
     # the whole interval above (1 + margin) x baseline: flagged, a stale baseline
-    row, _ = speedup_row(SpeedupInterval(7.8, 7.2, 8.3))  # 7.2 > 1.15 x 6.1 = 7.015
+    row, _ = speedup_row(SpeedupInterval(7.8, 7.2, 8.3))  # 7.2 > (1 + margin) x 6.1
     assert row.verdict == "better"
     # on another GPU model, worse only warns, with the same explanation
     interval = SpeedupInterval(4.0, 3.8, 4.2)

@@ -31,11 +31,12 @@ N_RESAMPLES = 2000
 SEED = 0
 # The baseline rule's margin, the default `tolerances.speedup.rel` of a baseline file. Two
 # runs of the fidelity benchmark (ort-int8 vs fp32, 1 thread, 20 rounds; judged at several
-# margins) at 10%: benchmarks/gate-fidelity.json 6.25% false alarms (5/80) and 100% of 25%
-# slowdowns caught; benchmarks/gate-fidelity-repeat.json 1.25% (1/80) and 95% (38/40); both
-# together 3.75% and 97.5%. Wider margins cost detection (15%: 100% and 82.5% in the two runs),
-# narrower ones false alarms (7.5%: 12.5% and 7.5%).
-SPEEDUP_MARGIN = 0.10
+# margins): at 10%, 6.25% and 1.25% false alarms, 100% and 95% of 25% slowdowns caught; at 15%,
+# no false alarms, 100% and 82.5% caught. But a full .ci/run at 10% failed ort-int8 at -14.5%
+# (5.57x, CI 5.49-5.72x, against 6.51x) on a machine slower that hour: the figure drifts more
+# between sessions than within one benchmark. A gate that fails clean merges is not usable, so
+# 15%, at the cost of detection (README, "The latency decision").
+SPEEDUP_MARGIN = 0.15
 
 Verdict = Literal["ok", "better", "worse"]
 

@@ -201,8 +201,8 @@ def test_baseline_lifecycle(inner: pytest.Pytester, monkeypatch: pytest.MonkeyPa
             "*metric*obtained*baseline*diff*tolerance*",
             "*speedup*5.0000 [[]5.0000, 5.0000]*8.0000*-3.0000*worse*",
             "speedup: speedup 5.00x (90% CI 5.00-5.00x, 10 rounds), baseline 8.00x: the rule "
-            "fails a run when the CI's upper bound is below (1 - 10%) x baseline = 7.20x; here "
-            "5.00x < 7.20x",
+            "fails a run when the CI's upper bound is below (1 - 15%) x baseline = 6.80x; here "
+            "5.00x < 6.80x",
         ]
     )
     assert path.read_text() == before

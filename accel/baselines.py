@@ -2,7 +2,9 @@
 
 Every gated metric has a direction: a change for the better never fails (it is reported as
 "better", a hint to refresh the baseline); a change for the worse fails once it exceeds the
-tolerance. That makes the decision monotone in each metric.
+tolerance. That makes the decision monotone in each metric. The speedup, when its confidence
+interval is known, is decided on the interval (see :mod:`accel.latency_gate`): its tolerance
+is the margin that the interval's upper bound must clear.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from accel.cache import write_text_atomic
+from accel.latency_gate import SPEEDUP_MARGIN, SpeedupInterval, regression_rule, regression_verdict
 
 SCHEMA_VERSION = 1
 HIGHER, LOWER = "higher", "lower"
@@ -40,19 +43,22 @@ OPTIONAL_METRICS = ("sparsity", "compressed_size_mb")
 LATENCY_FIELDS = ("p50", "p90", "p99", "mean", "std")
 
 # Accuracy and size are deterministic for a given model and library stack: tight bounds.
-# The speedup tolerance comes from measured noise (see README, "Latency noise").
+# The speedup tolerance is the latency decision's margin, from measured noise (see
+# accel.latency_gate and README, "The latency decision").
 DEFAULT_TOLERANCES: dict[str, dict[str, float]] = {
     "accuracy": {"abs": 0.005},
     "accuracy_in_scope": {"abs": 0.005},
     "oos_recall": {"abs": 0.01},
     "size_mb": {"rel": 0.02},
-    "speedup": {"rel": 0.25},
+    "speedup": {"rel": SPEEDUP_MARGIN},
     "latency_ms.p50": {"rel": 0.50},
     "sparsity": {"abs": 0.005},
     "compressed_size_mb": {"rel": 0.02},
 }
 
 Verdict = Literal["ok", "better", "worse", "warn", "skipped"]
+# A speedup margin of 100% or more could never fail; cap it below (a tolerance file may say 1.0).
+MAX_MARGIN = 0.99
 
 
 class BaselineError(ValueError):
@@ -105,10 +111,19 @@ class Row:
     tolerance: Tolerance
     verdict: Verdict
     note: str = ""
+    interval: tuple[float, float] | None = None  # the obtained value's confidence interval
+    rule: str = ""  # how an interval decision was made, with its numbers
 
     @property
     def diff(self) -> float:
         return self.obtained - self.baseline
+
+    def obtained_text(self) -> str:
+        """The obtained value, with its interval when it has one."""
+        text = f"{self.obtained:.4f}"
+        if self.interval is None:
+            return text
+        return f"{text} [{self.interval[0]:.4f}, {self.interval[1]:.4f}]"
 
 
 @dataclass(frozen=True)
@@ -152,13 +167,15 @@ def compare(
     machine_matches: bool,
     model_matches: bool = True,
     latency_gated: bool = True,
+    speedup_interval: SpeedupInterval | None = None,
 ) -> list[Row]:
     """Rows for every gated metric present in both ``obtained`` and the baseline.
 
     Raw latency is skipped on another machine; on another model (fingerprint), accuracy
     metrics get at least :data:`RETRAINED_TOLERANCES`; when ``latency_gated`` is False (a GPU
     model other than the baseline's), a timing metric that got worse is a warning, not a
-    failure.
+    failure. With ``speedup_interval``, the speedup is decided on its confidence interval, the
+    tolerance being the margin (:func:`accel.latency_gate.regression_verdict`).
     """
     base = baseline.flat_metrics()
     rows = []
@@ -174,11 +191,18 @@ def compare(
         if metric in RETRAINED_TOLERANCES and not model_matches:
             tol = tol.widest(RETRAINED_TOLERANCES[metric])
             note = "other model"
-        verdict = decide(direction, value, reference, tol)
+        interval, rule = None, ""
+        if metric == "speedup" and speedup_interval is not None and reference > 0:
+            margin = min(tol.allowed(reference) / reference, MAX_MARGIN)
+            verdict: Verdict = regression_verdict(speedup_interval, reference, margin)
+            interval = (speedup_interval.low, speedup_interval.high)
+            rule = regression_rule(speedup_interval, reference, margin)
+        else:
+            verdict = decide(direction, value, reference, tol)
         if metric in TIMING and not latency_gated:
             note = "other GPU, not gated"
             verdict = "warn" if verdict == "worse" else verdict
-        rows.append(Row(metric, value, reference, tol, verdict, note))
+        rows.append(Row(metric, value, reference, tol, verdict, note, interval, rule))
     return rows
 
 
@@ -188,7 +212,7 @@ def format_rows(rows: list[Row]) -> str:
     lines = [header] + [
         (
             r.metric,
-            f"{r.obtained:.4f}",
+            r.obtained_text(),
             f"{r.baseline:.4f}",
             f"{r.diff:+.4f}",
             r.tolerance.describe(),
@@ -200,6 +224,13 @@ def format_rows(rows: list[Row]) -> str:
     return "\n".join(
         " | ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
         for line in lines
+    )
+
+
+def explain(rows: list[Row]) -> str:
+    """The interval decisions behind failing or warning rows, one line each (may be empty)."""
+    return "".join(
+        f"{r.metric}: {r.rule}\n" for r in rows if r.rule and r.verdict in ("worse", "warn")
     )
 
 

@@ -14,7 +14,7 @@ import math
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -23,6 +23,7 @@ from pytest_benchmark.stats import Stats
 from pytest_benchmark.timers import default_timer
 from tqdm.auto import tqdm
 
+from accel.latency_gate import SpeedupInterval, speedup_interval
 from accel.predictors import Predictor
 
 MB = 1_000_000
@@ -85,21 +86,28 @@ class TimingPlan:
     block: int = 25
 
     def __post_init__(self) -> None:
-        for field in ("rounds", "block"):
-            if getattr(self, field) < 1:
-                raise ValueError(f"`{field}` must be >= 1, got {getattr(self, field)}")
+        if self.rounds < 2:  # the speedup's confidence interval resamples rounds
+            raise ValueError(f"`rounds` must be >= 2, got {self.rounds}")
+        if self.block < 1:
+            raise ValueError(f"`block` must be >= 1, got {self.block}")
         if self.warmup < 0:
             raise ValueError(f"`warmup` must be >= 0, got {self.warmup}")
 
 
 @dataclass(frozen=True)
 class Speedup:
-    """A cell's latency beside the reference's, timed interleaved in one process."""
+    """A cell's latency beside the reference's, timed interleaved in one process.
+
+    ``reference_rounds[i]`` and ``cell_rounds[i]`` are the call durations (seconds) of round
+    ``i``'s two blocks: what the confidence interval of the speedup resamples.
+    """
 
     cell: Latency
     reference: Latency
     speedup: float
     round_speedups: tuple[float, ...]
+    reference_rounds: tuple[tuple[float, ...], ...] = ()
+    cell_rounds: tuple[tuple[float, ...], ...] = ()
 
     @property
     def cv(self) -> float:
@@ -107,6 +115,11 @@ class Speedup:
         if len(self.round_speedups) < 2:
             return 0.0
         return statistics.stdev(self.round_speedups) / statistics.mean(self.round_speedups)
+
+    @cached_property
+    def interval(self) -> SpeedupInterval:
+        """The speedup's bootstrap confidence interval over the rounds (seeded)."""
+        return speedup_interval(self.reference_rounds, self.cell_rounds)
 
 
 @lru_cache(maxsize=1)
@@ -196,8 +209,8 @@ def _interleaved(
     scratch: list[float] = []
     _time_block(reference, queries, plan.warmup, scratch)
     _time_block(cell, queries, plan.warmup, scratch)
-    ref_all: list[float] = []
-    cell_all: list[float] = []
+    ref_rounds: list[tuple[float, ...]] = []
+    cell_rounds: list[tuple[float, ...]] = []
     ratios: list[float] = []
     for r in range(plan.rounds):
         ref_round: list[float] = []
@@ -206,15 +219,17 @@ def _interleaved(
         for predictor, sink in sides if r % 2 == 0 else reversed(sides):
             _time_block(predictor, queries, plan.block, sink)
         ratios.append(statistics.median(ref_round) / statistics.median(cell_round))
-        ref_all += ref_round
-        cell_all += cell_round
-    ref_latency = Latency.from_values(ref_all)
-    cell_latency = Latency.from_values(cell_all)
+        ref_rounds.append(tuple(ref_round))
+        cell_rounds.append(tuple(cell_round))
+    ref_latency = Latency.from_values([t for r in ref_rounds for t in r])
+    cell_latency = Latency.from_values([t for r in cell_rounds for t in r])
     return Speedup(
         cell=cell_latency,
         reference=ref_latency,
         speedup=ref_latency.p50 / cell_latency.p50,
         round_speedups=tuple(ratios),
+        reference_rounds=tuple(ref_rounds),
+        cell_rounds=tuple(cell_rounds),
     )
 
 

@@ -1,4 +1,5 @@
-"""accel: run the optimization matrix and print its comparison table, or inspect baselines."""
+"""accel: run the optimization matrix and print its comparison table, inspect baselines, or
+write a run's report."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ def _run(args: argparse.Namespace, passthrough: list[str]) -> int:
     argv += [f"--accel-data={args.data}"] if args.data else []
     argv += [f"--accel-json={args.json}"] if args.json else []
     argv += ["--accel-update-baselines"] if args.update_baselines else []
+    argv += ["--accel-no-scaling"] if args.no_scaling else []
     return int(pytest.main(argv + passthrough))
 
 
@@ -58,6 +60,19 @@ def _show(args: argparse.Namespace, _: list[str]) -> int:
             f"  ({b.machine.get('cpu', '?')}, {b.machine.get('threads', '?')} thread(s))"
         )
     return status
+
+
+def _report(args: argparse.Namespace, _: list[str]) -> int:
+    from accel.run_report import ReportError, write_report
+
+    try:
+        written = write_report(Path(args.run_json), Path(args.out))
+    except ReportError as exc:
+        print(f"accel report: {exc}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(f"wrote {path}")
+    return 0
 
 
 def _distill_search(args: argparse.Namespace, _: list[str]) -> int:
@@ -147,6 +162,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="write baselines from this run instead of comparing (review the diff)",
     )
+    run.add_argument(
+        "--no-scaling",
+        action="store_true",
+        help="skip the ungated length sweep and throughput figures (faster; no length plot)",
+    )
     run.set_defaults(handler=_run)
     show = sub.add_parser("show", help="print every baseline file's headline numbers")
     show.add_argument(
@@ -156,6 +176,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="baseline directory (default: %(default)s)",
     )
     show.set_defaults(handler=_show)
+    report = sub.add_parser(
+        "report",
+        help="write a Markdown report and PNG plots from a run's JSON",
+        description="Read the JSON of a run (pytest --accel-json, accel run --json) and write "
+        "DIR/report.md with the comparison, length sweep and throughput tables, beside PNG "
+        "plots: accuracy against p50 latency (bubble area = size, reference accuracy dashed) "
+        "and p50 latency against input length, one of each per device.",
+    )
+    report.add_argument(
+        "run_json", metavar="RUN_JSON", help="the run's JSON file (pytest --accel-json PATH)"
+    )
+    report.add_argument(
+        "--out",
+        default="reports/accel-report",
+        metavar="DIR",
+        help="directory for report.md and the PNG plots (default: %(default)s)",
+    )
+    report.set_defaults(handler=_report)
     search = sub.add_parser(
         "distill-search",
         help="search the distillation alpha, temperature and epochs with Optuna (slow)",

@@ -22,14 +22,25 @@ from accel.bench import (
 )
 from accel.capabilities import cuda_device
 from accel.data import LABEL, TEXT, intent_names, load_clinc
+from accel.latency_gate import SpeedupInterval
 from accel.machine import machine_record
 from accel.models import EMBEDDED, Classifier, load_classifier
 from accel.predictors import Predictor
+from accel.scaling import (
+    LENGTH_PREFIX,
+    SECONDS_KEY,
+    THROUGHPUT_PREFIX,
+    SweepPlan,
+    length_inputs,
+    measure_length_sweep,
+)
 from accel.techniques import REFERENCE, TECHNIQUES, BuildContext
 
 LATENCY_QUERIES = 25  # fixed sample of test utterances cycled through by the latency blocks
-# Devices whose cells also report (ungated) throughput, sequences/s at these batch sizes.
-THROUGHPUT_BATCH_SIZES: dict[str, tuple[int, ...]] = {"cuda": (1, 8, 32, 128)}
+# Ungated throughput, sequences/s at these batch sizes, per device (with the length sweep).
+THROUGHPUT_BATCH_SIZES: dict[str, tuple[int, ...]] = {"cpu": (1, 8, 32), "cuda": (1, 8, 32, 128)}
+# Enough time per batch size for a few batches of 32 on a CPU core; the GPU gets its old second.
+THROUGHPUT_MIN_SECONDS: dict[str, float] = {"cpu": 0.5, "cuda": 1.0}
 
 
 @dataclass(frozen=True)
@@ -53,6 +64,9 @@ class RunConfig:
     threads: int = 1
     plan: TimingPlan = field(default_factory=TimingPlan)
     batch_size: int = 64
+    # The length sweep and throughput of every cell (ungated, for the report).
+    scaling: bool = True
+    sweep: SweepPlan = field(default_factory=SweepPlan)
 
     def __post_init__(self) -> None:
         if self.threads < 1:
@@ -79,6 +93,11 @@ class CellResult:
     # Gated figures a technique adds (sparsity, compressed_size_mb, ...).
     extra_metrics: dict[str, float] = field(default_factory=dict)
 
+    @property
+    def speedup_interval(self) -> SpeedupInterval:
+        """The speedup with its bootstrap confidence interval (see :mod:`accel.latency_gate`)."""
+        return self.timing.interval
+
     def metrics(self) -> dict[str, float]:
         """Gated metrics, flat (``latency_ms.p50`` style keys)."""
         return self.extra_metrics | {
@@ -95,6 +114,7 @@ class CellResult:
             "cell": self.cell.id,
             "metrics": self.metrics() | {"latency_ms": self.timing.cell.as_dict()},
             "speedup_cv": self.timing.cv,
+            "speedup_ci": self.speedup_interval.as_dict(),
             "round_speedups": list(self.timing.round_speedups),
             "reference": {
                 "accuracy": self.reference_accuracy.accuracy,
@@ -206,12 +226,8 @@ class Matrix:
         )
         predictor = self.predictor(cell)
         reported = dict(getattr(predictor, "reported", {}))
-        batch_sizes = THROUGHPUT_BATCH_SIZES.get(cell.device)
-        if batch_sizes:
-            rates = measure_throughput(
-                predictor, self.test_texts, ThroughputPlan(batch_sizes=batch_sizes)
-            )
-            reported |= {f"throughput_seq_per_s.b{b}": rate for b, rate in rates.items()}
+        if self.config.scaling:
+            reported |= self._scaling(cell, predictor)
         return CellResult(
             cell=cell,
             accuracy=accuracy,
@@ -225,6 +241,29 @@ class Matrix:
             reported=reported,
             extra_metrics=dict(getattr(predictor, "extra_metrics", {})),
         )
+
+    @cached_property
+    def length_inputs(self) -> dict[int, str]:
+        """One test-word text of each sweep length (tokens, by the reference's tokenizer)."""
+        return length_inputs(self.reference.tokenizer, self.test_texts, self.config.sweep.lengths)
+
+    def _scaling(self, cell: Cell, predictor: Predictor) -> dict[str, float]:
+        """The length sweep and the throughput of ``cell``, as ``reported`` figures."""
+        start = time.perf_counter()
+        out = {
+            f"{LENGTH_PREFIX}{n}": ms
+            for n, ms in measure_length_sweep(
+                predictor, self.length_inputs, self.config.sweep
+            ).items()
+        }
+        batch_sizes = THROUGHPUT_BATCH_SIZES.get(cell.device)
+        if batch_sizes:
+            plan = ThroughputPlan(
+                batch_sizes=batch_sizes, min_seconds=THROUGHPUT_MIN_SECONDS.get(cell.device, 1.0)
+            )
+            rates = measure_throughput(predictor, self.test_texts, plan)
+            out |= {f"{THROUGHPUT_PREFIX}{b}": rate for b, rate in rates.items()}
+        return out | {SECONDS_KEY: time.perf_counter() - start}
 
     def _model_record(self, cell: Cell) -> dict[str, str]:
         record = {"checkpoint": self.config.model, "fingerprint": self.reference.fingerprint}

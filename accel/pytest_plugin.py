@@ -23,6 +23,7 @@ from accel.baselines import (
     BaselineError,
     baseline_path,
     compare,
+    explain,
     format_rows,
     read_baseline,
     render_baseline,
@@ -31,10 +32,20 @@ from accel.baselines import (
 from accel.bench import TimingPlan
 from accel.cache import write_text_atomic
 from accel.data import CLINC_PATH_ENV
+from accel.latency_gate import LEVEL
 from accel.machine import gpu_differs, same_machine
-from accel.matrix import Cell, CellResult, Matrix, RunConfig, all_cells, unavailable_reason
+from accel.matrix import (
+    THROUGHPUT_BATCH_SIZES,
+    Cell,
+    CellResult,
+    Matrix,
+    RunConfig,
+    all_cells,
+    unavailable_reason,
+)
 from accel.models import EMBEDDED
 from accel.report import Outcome, markdown_table, results_document, terminal_table
+from accel.scaling import SWEEP_LENGTHS
 from accel.techniques import DEVICES, TECHNIQUES
 
 PLUGIN_NAME = "accel_state"
@@ -103,6 +114,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         f"of cell calls, {TimingPlan().block} calls a block). Default: %(default)s.",
     )
     group.addoption(
+        "--accel-no-scaling",
+        action="store_true",
+        default=False,
+        help="Skip the ungated scaling figures of every cell: p50 latency at "
+        f"{'/'.join(map(str, SWEEP_LENGTHS))} tokens and throughput at batch sizes "
+        f"{'/'.join(map(str, THROUGHPUT_BATCH_SIZES['cpu']))} (what `accel report` plots).",
+    )
+    group.addoption(
         "--accel-baselines",
         metavar="DIR",
         default=None,
@@ -159,6 +178,7 @@ def pytest_configure(config: pytest.Config) -> None:
         data_path=opt("--accel-data"),
         threads=opt("--accel-threads"),
         plan=TimingPlan(rounds=opt("--accel-rounds")),
+        scaling=not opt("--accel-no-scaling"),
     )
     baselines = opt("--accel-baselines")
     state = AccelState(
@@ -243,6 +263,7 @@ def check_contract(state: AccelState, cell: Cell) -> None:
         "speedup": result.timing.speedup,
         "rival_accuracy": rival,
         "extra": result.extra_metrics,
+        "speedup_ci": result.speedup_interval,
     }
     broken = contract.violations(**measured)  # type: ignore[arg-type]
     shortfall = TECHNIQUES[cell.technique].known_accuracy_shortfall
@@ -320,6 +341,7 @@ def check_baseline(state: AccelState, cell: Cell) -> None:
         machine_matches=same_machine(result.machine, baseline.machine),
         model_matches=same_model,
         latency_gated=not other_gpu,
+        speedup_interval=result.speedup_interval,
     )
     worse = [r.metric for r in rows if r.verdict == "worse"]
     notes = []
@@ -337,6 +359,7 @@ def check_baseline(state: AccelState, cell: Cell) -> None:
         state.record(cell.id, "baseline", f"FAIL {', '.join(worse)}", result, baseline)
         pytest.fail(
             f"{cell.id} regressed against {path}:\n{format_rows(rows)}\n"
+            + explain(rows)
             + "".join(f"note: {n}\n" for n in notes)
             + "If the change is intended, accept it with\n"
             f"  pytest tests/test_matrix.py --accel-update-baselines "
@@ -355,7 +378,7 @@ def check_baseline(state: AccelState, cell: Cell) -> None:
     if warned:
         warnings.warn(
             f"{cell.id}: slower than {path} on another GPU model, not gated:\n"
-            f"{format_rows(rows)}\n" + "".join(f"note: {n}\n" for n in notes),
+            f"{format_rows(rows)}\n" + explain(rows) + "".join(f"note: {n}\n" for n in notes),
             UserWarning,
             stacklevel=1,
         )
@@ -408,6 +431,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
                     "threads": state.config.threads,
                     "rounds": state.config.plan.rounds,
                     "block": state.config.plan.block,
+                    "speedup_ci_level": LEVEL,
+                    "scaling": state.config.scaling,
                     "techniques": run("--accel-techniques"),
                     "devices": run("--accel-device"),
                     "accel_version": __version__,

@@ -13,7 +13,9 @@ from rich.console import Console
 from rich.table import Table
 
 from accel.baselines import Baseline
+from accel.latency_gate import LEVEL
 from accel.matrix import CellResult
+from accel.scaling import LENGTH_PREFIX, SECONDS_KEY, THROUGHPUT_PREFIX
 
 
 @dataclass
@@ -40,11 +42,13 @@ class Outcome:
         return self.baseline_check or self.contract or "-"
 
 
-COLUMNS = ("cell", "accuracy", "size MB", "p50 ms", "speedup", "verdict")
+COLUMNS = ("cell", "accuracy", "size MB", "p50 ms", f"speedup [{LEVEL:.0%} CI]", "verdict")
 
 
-def _with_delta(value: float, base: float | None, fmt: str, pct: bool = False) -> str:
-    text = format(value, fmt)
+def _with_delta(
+    value: float, base: float | None, fmt: str, pct: bool = False, interval: str = ""
+) -> str:
+    text = format(value, fmt) + interval
     if base is None:
         return text
     if pct:
@@ -67,7 +71,9 @@ def rows(outcomes: Sequence[Outcome]) -> list[tuple[str, ...]]:
                 _with_delta(m["accuracy"], b.get("accuracy"), ".4f"),
                 _with_delta(m["size_mb"], b.get("size_mb"), ".1f", pct=True),
                 _with_delta(m["latency_ms.p50"], b.get("latency_ms.p50"), ".2f", pct=True),
-                _with_delta(m["speedup"], b.get("speedup"), ".2f", pct=True),
+                _with_delta(
+                    m["speedup"], b.get("speedup"), ".2f", pct=True, interval=_ci(o.result)
+                ),
                 o.verdict,
             )
         )
@@ -96,7 +102,12 @@ def extra_figures(outcomes: Sequence[Outcome]) -> list[tuple[str, str]]:
     return out
 
 
-THROUGHPUT_PREFIX = "throughput_seq_per_s.b"
+def _ci(result: CellResult) -> str:
+    try:
+        interval = result.speedup_interval
+    except ValueError:  # no rounds recorded
+        return ""
+    return f" [{interval.low:.2f}-{interval.high:.2f}]"
 
 
 def reported_figures(outcomes: Sequence[Outcome]) -> list[tuple[str, str]]:
@@ -118,6 +129,16 @@ def reported_figures(outcomes: Sequence[Outcome]) -> list[tuple[str, str]]:
             parts.append(
                 "throughput seq/s " + ", ".join(f"b{b}: {r:,.0f}" for b, r in rates.items())
             )
+        sweep = {
+            k.removeprefix(LENGTH_PREFIX): figures.pop(k)
+            for k in list(figures)
+            if k.startswith(LENGTH_PREFIX)
+        }
+        if sweep:
+            values = "/".join(f"{v:.3g}" for v in sweep.values())
+            parts.append(f"p50 ms at {'/'.join(sweep)} tokens: {values}")
+        if SECONDS_KEY in figures:
+            parts.append(f"(scaling took {figures.pop(SECONDS_KEY):.1f} s)")
         parts += [f"{k} {v:g}" for k, v in figures.items()]
         out.append((o.cell, "; ".join(parts)))
     return out

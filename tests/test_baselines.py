@@ -18,11 +18,13 @@ from accel.baselines import (
     baseline_path,
     compare,
     decide,
+    explain,
     format_rows,
     read_baseline,
     render_baseline,
     write_baseline,
 )
+from accel.latency_gate import SPEEDUP_MARGIN, SpeedupInterval
 from accel.machine import gpu_differs
 
 unit = st.floats(0, 1, allow_nan=False)
@@ -273,3 +275,55 @@ def test_cells_without_extra_metrics_keep_their_file_shape(tmp_path: Path) -> No
     assert "sparsity" not in baseline.metrics
     rows = compare(PRUNED | {"latency_ms.p50": 1.65}, baseline, machine_matches=True)
     assert "sparsity" not in {r.metric for r in rows}
+
+
+def test_speedup_is_decided_on_its_interval(tmp_path: Path) -> None:
+    """The file's speedup tolerance is the margin the interval's upper bound must clear."""
+    baseline = read_baseline(_write(tmp_path))  # speedup 6.1, default tolerance
+    assert baseline.tolerances["speedup"] == Tolerance(rel=SPEEDUP_MARGIN)
+    threshold = (1 - SPEEDUP_MARGIN) * METRICS["speedup"]
+
+    def speedup_row(interval: SpeedupInterval) -> Any:
+        obtained = METRICS | {"speedup": interval.speedup}
+        rows = compare(obtained, baseline, machine_matches=True, speedup_interval=interval)
+        return next(r for r in rows if r.metric == "speedup"), rows
+
+    # below the threshold, but the interval reaches it: noise, not a regression
+    row, _ = speedup_row(SpeedupInterval(threshold - 0.1, threshold - 0.4, threshold + 0.1))
+    assert row.verdict == "ok"
+    # the whole interval below: a regression, explained with its numbers
+    row, rows = speedup_row(SpeedupInterval(4.0, 3.8, 4.2, rounds=20))
+    assert row.verdict == "worse"
+    assert row.interval == (3.8, 4.2)
+    assert "4.0000 [3.8000, 4.2000]" in format_rows(rows)
+    assert explain(rows) == (
+        "speedup: speedup 4.00x (90% CI 3.80-4.20x, 20 rounds), baseline 6.10x: the rule fails "
+        f"a run when the CI's upper bound is below (1 - {SPEEDUP_MARGIN:.0%}) x baseline = "
+        f"{threshold:.2f}x; here 4.20x < {threshold:.2f}x\n"
+    )
+    # the whole interval above (1 + margin) x baseline: flagged, a stale baseline
+    row, _ = speedup_row(SpeedupInterval(7.8, 7.2, 8.3))  # 7.2 > (1 + margin) x 6.1
+    assert row.verdict == "better"
+    # on another GPU model, worse only warns, with the same explanation
+    interval = SpeedupInterval(4.0, 3.8, 4.2)
+    rows = compare(
+        METRICS | {"speedup": 4.0},
+        baseline,
+        machine_matches=False,
+        latency_gated=False,
+        speedup_interval=interval,
+    )
+    assert {r.metric: r.verdict for r in rows}["speedup"] == "warn"
+    assert explain(rows).startswith("speedup: speedup 4.00x")
+
+
+def test_a_margin_of_one_or_more_is_capped(tmp_path: Path) -> None:
+    """A tolerance of rel 1.0 (or abs above the baseline) still lets a collapse fail."""
+    baseline = read_baseline(_write(tmp_path, tolerances={"speedup": Tolerance(rel=1.0)}))
+    rows = compare(
+        METRICS | {"speedup": 0.01},
+        baseline,
+        machine_matches=True,
+        speedup_interval=SpeedupInterval(0.01, 0.009, 0.011),
+    )
+    assert {r.metric: r.verdict for r in rows}["speedup"] == "worse"

@@ -56,6 +56,32 @@ def test_speedup_is_ratio_of_medians_in_abba_blocks(monkeypatch: pytest.MonkeyPa
     timed = log[6:]  # after warm-up
     blocks = [timed[i][0] for i in range(0, len(timed), 5)]
     assert blocks == ["r", "c", "c", "r", "r", "c", "c", "r"]  # ABBA: order effects cancel
+    assert result.reference_rounds == ((pytest.approx(0.008),) * 5,) * 4
+    assert len(result.cell_rounds) == 4 and all(len(r) == 5 for r in result.cell_rounds)
+    assert result.interval.speedup == pytest.approx(8.0)
+    assert result.interval.low == pytest.approx(8.0) == result.interval.high
+
+
+def test_the_interval_brackets_the_gated_speedup(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The interval is of the same statistic as ``speedup``: the pooled ratio of p50s."""
+    clock, log = FakeClock(), []
+    monkeypatch.setattr(bench, "default_timer", clock)
+    costs = iter([0.008, 0.009, 0.0085, 0.011] * 1000)
+
+    class Jittery(CostPredictor):
+        def predict(self, texts: Sequence[str]) -> list[str]:
+            self.cost = next(costs) / (8 if self.name == "cell" else 1)
+            return super().predict(texts)
+
+    result = measure_speedup(
+        Jittery("ref", 0, clock, log),
+        Jittery("cell", 0, clock, log),
+        ["q"],
+        TimingPlan(warmup=2, rounds=10, block=7),
+    )
+    assert result.interval.speedup == pytest.approx(result.speedup)
+    assert result.interval.low <= result.speedup <= result.interval.high
+    assert result.interval.rounds == 10
 
 
 @given(st.lists(st.floats(1e-6, 10, allow_nan=False), min_size=1, max_size=200))
@@ -75,8 +101,10 @@ def test_latency_needs_values() -> None:
 
 
 def test_timing_plan_validates() -> None:
-    with pytest.raises(ValueError, match="`rounds` must be >= 1"):
-        TimingPlan(rounds=0)
+    with pytest.raises(ValueError, match="`rounds` must be >= 2"):
+        TimingPlan(rounds=1)
+    with pytest.raises(ValueError, match="`block` must be >= 1"):
+        TimingPlan(block=0)
 
 
 def test_score_splits_in_scope_and_oos() -> None:

@@ -31,9 +31,15 @@ def fake_measure(self, cell):
     lat = Latency.from_values([0.008 / speedup] * 10)
     gpu = os.environ.get("FAKE_GPU")  # pretend the cell ran on this GPU
     reported = {"compile_seconds": 12.5, "throughput_seq_per_s.b8": 1234.0}
+    rounds = 10
+    timing = Speedup(
+        lat, ref, speedup, (speedup,) * rounds,
+        reference_rounds=((0.008,) * 5,) * rounds,
+        cell_rounds=((0.008 / speedup,) * 5,) * rounds,
+    )
     return matrix.CellResult(
         cell=cell, accuracy=Accuracy(acc, acc, 0.5, 5500), size_mb=20.0,
-        timing=Speedup(lat, ref, speedup, (speedup,) * 10), build_seconds=0.1,
+        timing=timing, build_seconds=0.1,
         reference_accuracy=Accuracy(0.87, 0.96, 0.5, 5500), reference_size_mb=90.0,
         machine={"cpu": "fake", "threads": 1, "device": "cuda" if gpu else cell.device, "gpu": gpu},
         model={"checkpoint": "fake", "fingerprint": "sha256:fake"}
@@ -84,6 +90,7 @@ def test_help_lists_every_option(inner: pytest.Pytester) -> None:
         "--accel-threads=N",
         "--accel-json=PATH",
         "--accel-data=PATH",
+        "--accel-no-scaling",
     ):
         assert option in out
 
@@ -181,13 +188,24 @@ def test_baseline_lifecycle(inner: pytest.Pytester, monkeypatch: pytest.MonkeyPa
     result.assert_outcomes(passed=2)
     assert path.read_text() == before
     result.stdout.fnmatch_lines(["*accel comparison table*", "*ort-int8/cpu*pass*"])
-    assert json.loads((inner.path / "out.json").read_text())["cells"][0]["verdict"] == "pass"
+    written = json.loads((inner.path / "out.json").read_text())
+    assert written["cells"][0]["verdict"] == "pass"
+    assert written["cells"][0]["speedup_ci"] == pytest.approx(
+        {"low": 8.0, "high": 8.0, "level": 0.9}
+    )
+    assert written["run"]["speedup_ci_level"] == 0.9
     # 4. a real slowdown fails with the metric table and how to accept it
     monkeypatch.setenv("FAKE_SPEEDUP", "5.0")
     result = inner.runpytest(*ARGS)
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(
-        ["*metric*obtained*baseline*diff*tolerance*", "*speedup*5.0000*8.0000*-3.0000*worse*"]
+        [
+            "*metric*obtained*baseline*diff*tolerance*",
+            "*speedup*5.0000 [[]5.0000, 5.0000]*8.0000*-3.0000*worse*",
+            "speedup: speedup 5.00x (90% CI 5.00-5.00x, 10 rounds), baseline 8.00x: the rule "
+            "fails a run when the CI's upper bound is below (1 - 15%) x baseline = 6.80x; here "
+            "5.00x < 6.80x",
+        ]
     )
     assert path.read_text() == before
     # 5. an accuracy drop below the contract fails the contract test too

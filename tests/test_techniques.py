@@ -9,6 +9,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
+from accel.latency_gate import SpeedupInterval
 from accel.predictors import TorchPredictor
 from accel.techniques import TECHNIQUES, BuildContext, Contract, compiled
 from accel.techniques.base import Technique
@@ -42,6 +43,27 @@ def test_drop_contract_holds_exactly_within_the_drop(
 def test_max_accuracy_drop_is_validated(drop: float) -> None:
     with pytest.raises(ValueError, match=r"`max_accuracy_drop` must be in \[0, 1\)"):
         Contract(max_accuracy_drop=drop)
+
+
+def test_speedup_floor_is_decided_on_the_upper_bound() -> None:
+    """With an interval, the speedup promise breaks only when even its upper bound misses."""
+    contract = Contract(min_speedup=2.0)
+
+    def broken(interval: SpeedupInterval) -> list[str]:
+        return contract.violations(
+            0.87, 0.87, size_mb=20, ref_size_mb=90, speedup=interval.speedup, speedup_ci=interval
+        )
+
+    assert broken(SpeedupInterval(1.95, 1.85, 2.05)) == []
+    (message,) = broken(SpeedupInterval(1.9, 1.8, 1.98, rounds=20))
+    assert message == (
+        "speedup 1.90x (90% CI 1.80-1.98x, 20 rounds): the CI's upper bound 1.98x < 2x over the "
+        "reference"
+    )
+    # without an interval, the point estimate is held to the floor as before
+    assert contract.violations(0.87, 0.87, 20, 90, speedup=1.95) == [
+        "speedup 1.95x < 2x over the reference"
+    ]
 
 
 def test_every_contract_describes_itself() -> None:

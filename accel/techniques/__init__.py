@@ -135,7 +135,7 @@ TECHNIQUES: dict[str, Technique] = {
                 max_size_ratio=1.02,
                 min_speedup=0.9,
                 min_sparsity=0.495,
-                max_compressed_size_ratio=0.7,
+                max_compressed_size_ratio=0.8,
             ),
         ),
         Technique(
@@ -149,7 +149,7 @@ TECHNIQUES: dict[str, Technique] = {
                 max_size_ratio=1.02,
                 min_speedup=0.9,
                 min_sparsity=0.495,
-                max_compressed_size_ratio=0.7,
+                max_compressed_size_ratio=0.8,
             ),
         ),
         Technique(

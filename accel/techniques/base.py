@@ -10,6 +10,7 @@ import datasets
 
 from accel.cache import cached_dir, fingerprint
 from accel.capabilities import Requirement
+from accel.latency_gate import SpeedupInterval, below_floor
 from accel.models import Classifier
 from accel.predictors import Predictor
 
@@ -69,12 +70,15 @@ class Contract:
         speedup: float,
         rival_accuracy: float | None = None,
         extra: Mapping[str, float] | None = None,
+        speedup_ci: SpeedupInterval | None = None,
     ) -> list[str]:
         """Human-readable descriptions of every broken promise (empty when all hold).
 
-        ``rival_accuracy`` is the accuracy of the ``beats`` technique, required when set.
-        ``extra`` holds the cell's extra metrics (``sparsity``, ``compressed_size_mb``); a
-        promise on one the cell did not measure is broken.
+        ``rival_accuracy`` is the accuracy of the ``beats`` technique, required when set. With
+        ``speedup_ci`` (the speedup's confidence interval), the speedup promise breaks only when
+        the interval's upper bound is below the floor. ``extra`` holds the cell's extra metrics
+        (``sparsity``, ``compressed_size_mb``); a promise on one the cell did not measure is
+        broken.
         """
         out: list[str] = []
         if (
@@ -95,7 +99,13 @@ class Contract:
                 f"size {size_mb:.2f} MB > {self.max_size_ratio:g} x reference "
                 f"{ref_size_mb:.2f} MB = {self.max_size_ratio * ref_size_mb:.2f} MB"
             )
-        if self.min_speedup is not None and speedup < self.min_speedup:
+        if self.min_speedup is not None and speedup_ci is not None:
+            if below_floor(speedup_ci, self.min_speedup):
+                out.append(
+                    f"speedup {speedup_ci.describe()}: the CI's upper bound "
+                    f"{speedup_ci.high:.2f}x < {self.min_speedup:g}x over the reference"
+                )
+        elif self.min_speedup is not None and speedup < self.min_speedup:
             out.append(f"speedup {speedup:.2f}x < {self.min_speedup:g}x over the reference")
         if self.beats is not None:
             if rival_accuracy is None:

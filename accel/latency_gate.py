@@ -1,0 +1,182 @@
+"""The latency decision: a bootstrap confidence interval of the speedup, and the rules on it.
+
+The gate times the reference and the cell in interleaved rounds (one block of calls each, ABBA
+order). The speedup is the reference's p50 over the cell's p50, pooled over every round. Its
+confidence interval comes from ``scipy.stats.bootstrap`` (percentile method, fixed seed) that
+resamples whole rounds: a round's two blocks stay together, so the pairing that cancels the
+machine's drift survives the resampling (a cluster bootstrap).
+
+Each rule uses one bound of a two-sided 90% interval, that is a one-sided 95% confidence bound:
+
+* baseline regression: worse when the upper bound is below ``(1 - margin) x baseline``; better
+  (a hint that the baseline is stale) when the lower bound is above ``(1 + margin) x baseline``;
+* contract floor: broken when the upper bound is below the floor.
+
+The interval covers the noise between rounds of one run. The margin covers what one run cannot
+see: the figure itself moves between runs and with the machine's load (see
+:data:`SPEEDUP_MARGIN`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+LEVEL = 0.90  # two-sided: each bound is a one-sided 95% confidence bound
+N_RESAMPLES = 2000
+SEED = 0
+# The baseline rule's margin, the default `tolerances.speedup.rel` of a baseline file. Two
+# runs of the fidelity benchmark (ort-int8 vs fp32, 1 thread, 20 rounds; judged at several
+# margins): at 10%, 6.25% and 1.25% false alarms, 100% and 95% of 25% slowdowns caught; at 15%,
+# no false alarms, 100% and 82.5% caught. But a full .ci/run at 10% failed ort-int8 at -14.5%
+# (5.57x, CI 5.49-5.72x, against 6.51x) on a machine slower that hour: the figure drifts more
+# between sessions than within one benchmark. A gate that fails clean merges is not usable, so
+# 15%, at the cost of detection (README, "The latency decision").
+SPEEDUP_MARGIN = 0.15
+
+Verdict = Literal["ok", "better", "worse"]
+
+
+@dataclass(frozen=True)
+class SpeedupInterval:
+    """A speedup with its confidence interval (``level`` two-sided) over ``rounds`` rounds."""
+
+    speedup: float
+    low: float
+    high: float
+    level: float = LEVEL
+    rounds: int = 0
+
+    def __post_init__(self) -> None:
+        for field in ("speedup", "low", "high"):
+            value = getattr(self, field)
+            if not (np.isfinite(value) and value > 0):
+                raise ValueError(f"`{field}` must be a finite number > 0, got {value}")
+        if not self.low <= self.speedup <= self.high:
+            raise ValueError(
+                f"`speedup` must lie in [low, high], got {self.speedup} not in "
+                f"[{self.low}, {self.high}]"
+            )
+        if not 0 < self.level < 1:
+            raise ValueError(f"`level` must be in (0, 1), got {self.level}")
+        if self.rounds < 0:
+            raise ValueError(f"`rounds` must be >= 0, got {self.rounds}")
+
+    def describe(self) -> str:
+        """Like ``5.20x (90% CI 4.98-5.41x, 20 rounds)``."""
+        rounds = f", {self.rounds} rounds" if self.rounds else ""
+        return f"{self.speedup:.2f}x ({self.level:.0%} CI {self.low:.2f}-{self.high:.2f}x{rounds})"
+
+    def as_dict(self) -> dict[str, float]:
+        return {"low": self.low, "high": self.high, "level": self.level}
+
+
+def _rounds_array(rounds: Sequence[Sequence[float]], field: str) -> NDArray[np.float64]:
+    if len(rounds) == 0 or any(len(r) == 0 for r in rounds):
+        raise ValueError(f"`{field}` must hold at least one round of at least one duration")
+    if len({len(r) for r in rounds}) != 1:
+        raise ValueError(f"`{field}` must hold rounds of equal length (one block each)")
+    array = np.asarray(rounds, dtype=np.float64)
+    if not (np.all(np.isfinite(array)) and np.all(array > 0)):
+        raise ValueError(f"`{field}` must hold finite durations > 0")
+    return array
+
+
+def pooled_speedup(
+    reference_rounds: Sequence[Sequence[float]], cell_rounds: Sequence[Sequence[float]]
+) -> float:
+    """The reference's median duration over the cell's, pooled over every round."""
+    ref = _rounds_array(reference_rounds, "reference_rounds")
+    cell = _rounds_array(cell_rounds, "cell_rounds")
+    return float(np.median(ref) / np.median(cell))
+
+
+def speedup_interval(
+    reference_rounds: Sequence[Sequence[float]],
+    cell_rounds: Sequence[Sequence[float]],
+    level: float = LEVEL,
+    n_resamples: int = N_RESAMPLES,
+    seed: int = SEED,
+) -> SpeedupInterval:
+    """The pooled speedup and its percentile-bootstrap interval, resampling whole rounds.
+
+    ``reference_rounds[i]`` and ``cell_rounds[i]`` are the call durations of round ``i``'s two
+    blocks. The interval is widened to include the point estimate where the percentile interval
+    of a median misses it by a hair (tiny or tied samples). Deterministic for a given ``seed``.
+    """
+    from scipy import stats
+
+    ref = _rounds_array(reference_rounds, "reference_rounds")
+    cell = _rounds_array(cell_rounds, "cell_rounds")
+    if len(ref) != len(cell):
+        raise ValueError(
+            f"`reference_rounds` and `cell_rounds` must have as many rounds, got "
+            f"{len(ref)} and {len(cell)}"
+        )
+    if len(ref) < 2:
+        raise ValueError(f"a confidence interval needs >= 2 rounds, got {len(ref)}")
+    if not 0 < level < 1:
+        raise ValueError(f"`level` must be in (0, 1), got {level}")
+    if n_resamples < 1:
+        raise ValueError(f"`n_resamples` must be >= 1, got {n_resamples}")
+
+    def statistic(index: NDArray[np.float64], axis: int = -1) -> NDArray[np.float64]:
+        picked = np.asarray(index, dtype=np.intp)
+        shape = (*picked.shape[:-1], -1)  # pool the resampled rounds' calls
+        return np.asarray(
+            np.median(ref[picked].reshape(shape), axis=-1)
+            / np.median(cell[picked].reshape(shape), axis=-1)
+        )
+
+    point = float(statistic(np.arange(len(ref), dtype=np.float64)))
+    result = stats.bootstrap(
+        (np.arange(len(ref), dtype=np.float64),),
+        statistic,
+        vectorized=True,
+        n_resamples=n_resamples,
+        confidence_level=level,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+    )
+    low = min(float(result.confidence_interval.low), point)
+    high = max(float(result.confidence_interval.high), point)
+    return SpeedupInterval(point, low, high, level, len(ref))
+
+
+def regression_threshold(baseline: float, margin: float) -> float:
+    """The speedup whose upper bound a run must reach: ``(1 - margin) x baseline``."""
+    if not (np.isfinite(baseline) and baseline > 0):
+        raise ValueError(f"`baseline` must be a finite number > 0, got {baseline}")
+    if not 0 <= margin < 1:
+        raise ValueError(f"`margin` must be in [0, 1), got {margin}")
+    return (1 - margin) * baseline
+
+
+def regression_verdict(interval: SpeedupInterval, baseline: float, margin: float) -> Verdict:
+    """``worse`` when even the upper bound is below ``(1 - margin) x baseline``; ``better`` when
+    even the lower bound is above ``(1 + margin) x baseline``; else ``ok``."""
+    if interval.high < regression_threshold(baseline, margin):
+        return "worse"
+    if interval.low > (1 + margin) * baseline:
+        return "better"
+    return "ok"
+
+
+def regression_rule(interval: SpeedupInterval, baseline: float, margin: float) -> str:
+    """The rule and the numbers it was applied to, for a failure message."""
+    threshold = regression_threshold(baseline, margin)
+    relation = "<" if interval.high < threshold else ">="
+    return (
+        f"speedup {interval.describe()}, baseline {baseline:.2f}x: the rule fails a run when the "
+        f"CI's upper bound is below (1 - {margin:.0%}) x baseline = {threshold:.2f}x; here "
+        f"{interval.high:.2f}x {relation} {threshold:.2f}x"
+    )
+
+
+def below_floor(interval: SpeedupInterval, floor: float) -> bool:
+    """True when even the upper bound of the speedup is below a contract's floor."""
+    return interval.high < floor

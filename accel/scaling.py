@@ -1,0 +1,117 @@
+"""How a cell's cost grows with work: p50 latency against input length, and throughput.
+
+Ungated figures for the report. Inputs of an exact token count are built from real test
+words (so tokenization costs what it would), checked by tokenizing the finished text.
+"""
+
+from __future__ import annotations
+
+import gc
+import statistics
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import cycle, islice
+
+from pytest_benchmark.timers import default_timer
+from transformers import PreTrainedTokenizerBase
+
+from accel.predictors import Predictor
+
+SWEEP_LENGTHS = (16, 32, 64, 128, 256, 512)
+# Keys of the figures in a cell's ``reported`` mapping (and the run JSON).
+LENGTH_PREFIX = "latency_p50_ms.tokens"
+THROUGHPUT_PREFIX = "throughput_seq_per_s.b"
+SECONDS_KEY = "scaling_seconds"  # what the sweep and the throughput took, together
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """The length sweep: at each length, ``warmup`` calls, then the p50 of timed calls until
+    both ``calls`` calls and ``min_seconds`` are reached (short inputs get more calls)."""
+
+    lengths: tuple[int, ...] = SWEEP_LENGTHS
+    warmup: int = 1
+    calls: int = 5
+    min_seconds: float = 0.2
+
+    def __post_init__(self) -> None:
+        if not self.lengths or min(self.lengths) < 3:
+            raise ValueError(f"`lengths` must be >= 3 tokens each, got {self.lengths}")
+        if self.warmup < 0:
+            raise ValueError(f"`warmup` must be >= 0, got {self.warmup}")
+        if self.calls < 1:
+            raise ValueError(f"`calls` must be >= 1, got {self.calls}")
+        if not self.min_seconds >= 0:
+            raise ValueError(f"`min_seconds` must be >= 0, got {self.min_seconds}")
+
+
+def _count(tokenizer: PreTrainedTokenizerBase, text: str, special: bool = True) -> int:
+    return len(tokenizer(text, add_special_tokens=special)["input_ids"])
+
+
+def text_of_length(tokenizer: PreTrainedTokenizerBase, words: Sequence[str], tokens: int) -> str:
+    """Words from ``words`` (cycled, in order) that ``tokenizer`` encodes to exactly ``tokens``
+    ids, special tokens included."""
+    words = [w for w in words if w.strip()]
+    if not words:
+        raise ValueError("`words` must hold at least one word")
+    budget = tokens - _count(tokenizer, "")
+    if budget < 1:
+        raise ValueError(f"`tokens` must leave room for one word, got {tokens}")
+    sizes = {w: _count(tokenizer, w, special=False) for w in set(words)}
+    picked: list[str] = []
+    used = 0
+    for word in islice(cycle(words), 100 * tokens):
+        if 0 < sizes[word] <= budget - used:
+            picked.append(word)
+            used += sizes[word]
+        if used == budget:
+            break
+    text = " ".join(picked)
+    actual = _count(tokenizer, text)
+    if actual != tokens:
+        raise ValueError(f"could not build a text of {tokens} tokens from the words given")
+    return text
+
+
+def length_inputs(
+    tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], lengths: Sequence[int]
+) -> dict[int, str]:
+    """One text of each length in ``lengths`` (tokens), from the words of ``texts``."""
+    words = [w for text in texts for w in text.split()]
+    return {n: text_of_length(tokenizer, words, n) for n in lengths}
+
+
+def measure_length_sweep(
+    predictor: Predictor,
+    inputs: Mapping[int, str],
+    plan: SweepPlan,
+    timer: Callable[[], float] = default_timer,
+) -> dict[int, float]:
+    """p50 milliseconds of one call at each length, text to label (tokenization included).
+
+    Lengths beyond the predictor's ``max_length`` (where it has one) are left out: it would
+    truncate them.
+    """
+    limit = getattr(predictor, "max_length", None)
+    out: dict[int, float] = {}
+    gc.collect()
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for length in plan.lengths:
+            if limit is not None and length > limit:
+                continue
+            query = [inputs[length]]
+            for _ in range(plan.warmup):
+                predictor.predict(query)
+            durations: list[float] = []
+            while len(durations) < plan.calls or sum(durations) < plan.min_seconds:
+                start = timer()
+                predictor.predict(query)
+                durations.append(timer() - start)
+            out[length] = statistics.median(durations) * 1e3
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return out

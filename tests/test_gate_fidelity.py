@@ -1,0 +1,107 @@
+"""The fidelity benchmark's test-only slowdown and its bookkeeping (not its timing)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+
+import gate_fidelity
+from slowdown import SlowedPredictor
+
+
+class Ticking:
+    """A clock that advances by ``step`` at every read."""
+
+    def __init__(self, step: float) -> None:
+        self.now, self.step = 0.0, step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+class Costly:
+    name = "costly"
+
+    def __init__(self, clock: Ticking, cost: float) -> None:
+        self.clock, self.cost = clock, cost
+
+    def predict(self, texts: Sequence[str]) -> list[str]:
+        self.clock.now += self.cost
+        return ["oos"] * len(texts)
+
+    def size_bytes(self) -> int:
+        return 7
+
+
+@pytest.mark.parametrize("slowdown", [0.0, 0.1, 0.25, 0.5])
+def test_slowdown_busy_waits_its_share_of_each_call(slowdown: float) -> None:
+    clock = Ticking(step=1e-6)
+    slowed = SlowedPredictor(Costly(clock, cost=0.01), slowdown, timer=clock)
+    start = clock.now
+    assert slowed.predict(["a", "b"]) == ["oos", "oos"]
+    assert clock.now - start == pytest.approx(0.01 * (1 + slowdown), abs=1e-5)
+    assert slowed.size_bytes() == 7
+
+
+def test_slowdown_is_validated() -> None:
+    with pytest.raises(ValueError, match="`slowdown`"):
+        SlowedPredictor(Costly(Ticking(0), 0), -0.1)
+
+
+def _run(speedup: float, low: float, high: float, load: str = "idle") -> dict[str, object]:
+    return {"speedup": speedup, "low": low, "high": high, "load": load}
+
+
+def test_rates_count_worse_verdicts_per_condition_and_load() -> None:
+    runs = {
+        "clean-idle": [_run(8.0, 7.8, 8.2), _run(7.0, 6.9, 7.1)],  # the second: a false alarm
+        "clean-busy": [_run(7.5, 7.3, 7.7, "busy"), _run(7.9, 7.5, 8.3, "busy")],
+        "slowdown-0.25": [_run(6.4, 6.3, 6.5), _run(7.1, 6.9, 7.3, "busy")],
+    }
+    summary = gate_fidelity.summarize(runs, [0.25], baseline=8.0, margin=0.1)
+    assert summary["false_alarm"]["rate"] == 0.25 and summary["false_alarm"]["runs"] == 4
+    assert summary["false_alarm_by_load"]["idle"]["worse"] == 1
+    assert summary["false_alarm_by_load"]["busy"]["worse"] == 0
+    assert summary["detection"]["0.25"]["rate"] == 0.5
+    assert summary["detection_by_load"]["0.25"]["idle"]["rate"] == 1.0
+    assert summary["detection_by_load"]["0.25"]["busy"]["rate"] == 0.0
+
+
+def test_wilson_interval() -> None:
+    low, high = gate_fidelity.wilson(0, 80)
+    assert low == 0 and 0.04 < high < 0.05
+    low, high = gate_fidelity.wilson(38, 40)
+    assert low < 0.95 < high <= 1
+
+
+def test_conditions_interleave_loads_for_injected_slowdowns() -> None:
+    todo = gate_fidelity.conditions([0.1, 0.25], "alternate")
+    assert [c.name for c in todo] == ["clean-idle", "clean-busy", "slowdown-0.1", "slowdown-0.25"]
+    assert [todo[2].load_of(rep) for rep in range(4)] == ["idle", "busy", "idle", "busy"]
+    assert todo[1].load_of(0) == "busy"
+    assert gate_fidelity.conditions([0.5], "idle")[2].load_of(1) == "idle"
+
+
+def test_every_option_has_help() -> None:
+    parser = gate_fidelity.build_parser()
+    for action in parser._actions:
+        assert action.help, action.dest
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--slowdowns", "a,b"])
+
+
+def test_idle_check_compares_cpu_use_with_this_process_alone() -> None:
+    cpus = gate_fidelity.os.cpu_count() or 1
+    alone = [{"cpu_busy_fraction": 1 / cpus}] * 3
+    assert gate_fidelity.idle_check(alone, threads=1)["idle"]
+    if cpus > 1:
+        crowded = [{"cpu_busy_fraction": 1.0}] * 3
+        check = gate_fidelity.idle_check(crowded, threads=1)
+        assert not check["idle"] and "another process was running" in check["note"]
+    assert gate_fidelity.idle_check([{"cpu_busy_fraction": None}], 1)["idle"]

@@ -24,6 +24,16 @@ from accel.techniques.pruned import (
 from accel.techniques.pytorch import build_fp32, build_torch_int8
 
 REFERENCE = "fp32"
+# Unstructured zeros save space only in the compressed artifact (the embeddings, half the
+# model, stay dense: 71.2 of 91.1 MB at 50%) and no time in dense kernels: the dense size stays,
+# and the speed must merely not drop.
+SPARSE_CONTRACT = Contract(
+    max_accuracy_drop=0.02,
+    max_size_ratio=1.02,
+    min_speedup=0.9,
+    min_sparsity=0.495,
+    max_compressed_size_ratio=0.8,
+)
 # Measured 2026-11-24 (baselines/cpu/distilled*.json): the 3-layer student reaches 0.8553 (fp32)
 # and 0.8542 (ONNX Runtime int8) against 0.99 x 0.8647 = 0.8561; size and speed hold (13.7x,
 # 0.19x the size). The contract is kept as the issue states it; closing the gap is open work.
@@ -128,15 +138,7 @@ TECHNIQUES: dict[str, Technique] = {
             "fine-tuning (cubic schedule, KD); stored as bit mask + nonzeros",
             build=build_pruned_magnitude,
             devices=CPU,
-            # Unstructured zeros save space only in the compressed artifact and no time in
-            # dense kernels: the dense size stays, and the speed must merely not drop.
-            contract=Contract(
-                max_accuracy_drop=0.02,
-                max_size_ratio=1.02,
-                min_speedup=0.9,
-                min_sparsity=0.495,
-                max_compressed_size_ratio=0.8,
-            ),
+            contract=SPARSE_CONTRACT,
         ),
         Technique(
             name="pruned-movement",
@@ -144,13 +146,7 @@ TECHNIQUES: dict[str, Technique] = {
             "scores, top-k masks) while fine-tuning (cubic schedule, KD); bit mask + nonzeros",
             build=build_pruned_movement,
             devices=CPU,
-            contract=Contract(
-                max_accuracy_drop=0.02,
-                max_size_ratio=1.02,
-                min_speedup=0.9,
-                min_sparsity=0.495,
-                max_compressed_size_ratio=0.8,
-            ),
+            contract=SPARSE_CONTRACT,
         ),
         Technique(
             name="pruned-structured",

@@ -9,6 +9,7 @@ matrices: its dense size and its latency drop.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import datasets
@@ -77,28 +78,30 @@ def _soft(ctx: BuildContext, kd: KDConfig, max_length: int) -> np.ndarray | None
     return teacher_logits(ctx, max_length) if kd.alpha < 1.0 else None
 
 
-def sparse_artifact(ctx: BuildContext, recipe: SparseRecipe) -> Path:
-    """The cached directory of the reference pruned with ``recipe`` (trained on first use)."""
+def _pruned_artifact(
+    ctx: BuildContext,
+    recipe: SparseRecipe | StructuredRecipe,
+    train: Callable[..., object],
+) -> Path:
+    """The cached directory of the reference pruned with ``recipe`` by ``train``."""
 
     def build(out: Path) -> None:
         texts, labels = _train_split(ctx)
         soft = _soft(ctx, recipe.kd, recipe.train.max_length)
-        train_sparse(ctx.reference, texts, labels, soft, recipe, out)
+        train(ctx.reference, texts, labels, soft, recipe, out)
 
     key = recipe.as_dict() | {"data": data_fingerprint(_dataset(ctx))}
     return ctx.artifact("pruned", key, build)
+
+
+def sparse_artifact(ctx: BuildContext, recipe: SparseRecipe) -> Path:
+    """The cached directory of the reference pruned with ``recipe`` (trained on first use)."""
+    return _pruned_artifact(ctx, recipe, train_sparse)
 
 
 def structured_artifact(ctx: BuildContext, recipe: StructuredRecipe) -> Path:
     """The cached directory of the structurally pruned, fine-tuned reference."""
-
-    def build(out: Path) -> None:
-        texts, labels = _train_split(ctx)
-        soft = _soft(ctx, recipe.kd, recipe.train.max_length)
-        train_structured(ctx.reference, texts, labels, soft, recipe, out)
-
-    key = recipe.as_dict() | {"data": data_fingerprint(_dataset(ctx))}
-    return ctx.artifact("pruned", key, build)
+    return _pruned_artifact(ctx, recipe, train_structured)
 
 
 def _predictor(name: str, model: PreTrainedModel, ctx: BuildContext) -> TorchPredictor:

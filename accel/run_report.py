@@ -41,6 +41,14 @@ class CellFigures:
     speedup_ci: tuple[float, float] | None
     length_p50_ms: dict[int, float] = field(default_factory=dict)
     throughput: dict[int, float] = field(default_factory=dict)
+    compressed_size_mb: float | None = None  # the sparse cells' compressed artifact
+
+    @property
+    def size_text(self) -> str:
+        """The dense size, and the compressed artifact's where the cell has one."""
+        if self.compressed_size_mb is None:
+            return f"{self.size_mb:.1f}"
+        return f"{self.size_mb:.1f} ({self.compressed_size_mb:.1f} compressed)"
 
     @property
     def technique(self) -> str:
@@ -139,6 +147,11 @@ def read_run(path: Path) -> Run:
                 speedup_ci=interval,
                 length_p50_ms=_keyed(reported, LENGTH_PREFIX),
                 throughput=_keyed(reported, THROUGHPUT_PREFIX),
+                compressed_size_mb=(
+                    _number(path, item, "metrics.compressed_size_mb", where)
+                    if "compressed_size_mb" in (item.get("metrics") or {})
+                    else None
+                ),
             )
         )
     return Run(settings, cells, unmeasured)
@@ -172,7 +185,8 @@ def accuracy_chart(cells: Sequence[CellFigures], path: Path, title: str) -> None
             color=colors(i % colors.N),
             edgecolors="black",
             linewidths=0.6,
-            label=f"{c.technique} ({c.size_mb:.0f} MB)",
+            label=f"{c.technique} ({c.size_mb:.0f} MB"
+            + (f"; {c.compressed_size_mb:.0f} MB compressed)" if c.compressed_size_mb else ")"),
             zorder=3,
         )
         ax.plot(c.p50_ms, c.accuracy, "k.", markersize=2, zorder=4)  # the exact point
@@ -261,7 +275,7 @@ def markdown(run: Run, images: Mapping[str, list[str]]) -> str:
             (
                 f"`{c.cell}`",
                 f"{c.accuracy:.4f}",
-                f"{c.size_mb:.1f}",
+                c.size_text,
                 f"{c.p50_ms:.2f}",
                 f"{c.speedup:.2f}{ci}",
                 c.verdict,

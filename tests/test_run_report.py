@@ -34,6 +34,11 @@ def _cell(name: str, accuracy: float, size: float, p50: float, speedup: float) -
     }
 
 
+def _sparse(cell: dict[str, Any], compressed_mb: float) -> dict[str, Any]:
+    cell["metrics"] |= {"compressed_size_mb": compressed_mb, "sparsity": 0.5}
+    return cell
+
+
 def _run(tmp_path: Path) -> Path:
     doc = {
         "run": {"model": "embedded", "threads": 1, "rounds": 20, "speedup_ci_level": 0.9},
@@ -41,6 +46,7 @@ def _run(tmp_path: Path) -> Path:
             _cell("fp32/cpu", 0.8647, 91.1, 11.0, 1.0),
             _cell("ort-int8/cpu", 0.862, 22.9, 1.7, 6.5),
             _cell("distilled-ort-int8/cpu", 0.854, 17.0, 0.8, 13.7),
+            _sparse(_cell("pruned-movement/cpu", 0.8633, 91.1, 10.6, 1.0), 71.2),
             {"cell": "torch-compile/cpu", "verdict": "ERROR"},
         ],
     }
@@ -63,6 +69,7 @@ def test_report_writes_markdown_and_plots(tmp_path: Path) -> None:
     text = (tmp_path / "out" / "report.md").read_text()
     assert "| `ort-int8/cpu` | 0.8620 | 22.9 | 1.70 | 6.50 [6.30-6.70] | pass |" in text
     assert "| `torch-compile/cpu` | - | - | - | - | ERROR |" in text
+    assert "| `pruned-movement/cpu` | 0.8633 | 91.1 (71.2 compressed) | 10.60 |" in text
     assert "speedup [90% CI]" in text
     assert "![accuracy-vs-latency-cpu.png](accuracy-vs-latency-cpu.png)" in text
     assert "| cell | 16 | 32 | 64 | 128 | 256 | 512 |" in text

@@ -105,3 +105,18 @@ def test_idle_check_compares_cpu_use_with_this_process_alone() -> None:
         check = gate_fidelity.idle_check(crowded, threads=1)
         assert not check["idle"] and "another process was running" in check["note"]
     assert gate_fidelity.idle_check([{"cpu_busy_fraction": None}], 1)["idle"]
+
+
+def test_interval_coverage_counts_intervals_holding_the_median() -> None:
+    import interval_coverage
+
+    runs = [
+        {"speedup": 6.0, "low": 5.9, "high": 6.1},  # holds the median 6.0
+        {"speedup": 5.0, "low": 4.9, "high": 5.1},  # misses it
+        {"speedup": 7.0, "low": 5.5, "high": 7.5},  # holds it
+    ]
+    c = interval_coverage.coverage(runs)
+    assert c["median_speedup"] == 6.0
+    assert c["covers_median"] == pytest.approx(2 / 3)
+    assert c["between_run_cv"] == pytest.approx(1.0 / 6.0)
+    assert c["mean_half_width"] == pytest.approx((0.1 / 6 + 0.1 / 5 + 1.0 / 7) / 3)

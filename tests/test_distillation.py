@@ -23,7 +23,12 @@ from accel.distillation import (
 )
 from accel.models import Classifier
 from accel.techniques import TECHNIQUES, BuildContext
-from accel.techniques.distilled import DISTILLED_RECIPE, FINETUNED_RECIPE
+from accel.techniques.distilled import (
+    DISTILLED_RECIPE,
+    DISTILLED_SLIMMING,
+    FINETUNED_RECIPE,
+    FINETUNED_SLIMMING,
+)
 from accel.training import TrainConfig
 
 SEARCH_RESULT = Path(__file__).parent.parent / "benchmarks" / "distill-search.json"
@@ -195,6 +200,21 @@ def test_student_cells_are_cached(tiny_context: BuildContext) -> None:
     assert finetuned.checkpoint != first.checkpoint
 
 
+def test_the_distilled_cells_student_is_slimmed_and_cached(tiny_context: BuildContext) -> None:
+    from accel.techniques.distilled import distilled_student, student
+
+    unslimmed = student(tiny_context, DISTILLED_RECIPE)
+    slim = distilled_student(tiny_context)
+    assert slim.checkpoint != unslimmed.checkpoint
+    layers = slim.model.base_model.encoder.layer
+    assert len(layers) == len(DISTILLED_RECIPE.layers)
+    full = unslimmed.model.config.intermediate_size
+    assert all(layer.intermediate.dense.out_features == full // 2 for layer in layers)
+    assert slim.model.config.num_attention_heads == unslimmed.model.config.num_attention_heads
+    again = distilled_student(tiny_context)
+    assert (again.checkpoint, again.fingerprint) == (slim.checkpoint, slim.fingerprint)
+
+
 def test_distilled_contract_names_its_rival() -> None:
     rival = TECHNIQUES["distilled"].contract.beats
     assert rival == "finetuned-student"
@@ -212,6 +232,9 @@ def test_default_recipe_uses_the_recorded_search_result() -> None:
     assert len(record["trials"]) == record["space"]["trials"]
     assert FINETUNED_RECIPE.kd.alpha == 1.0
     assert FINETUNED_RECIPE.train == DISTILLED_RECIPE.train
+    assert FINETUNED_SLIMMING.kd.alpha == 1.0
+    assert FINETUNED_SLIMMING.structure == DISTILLED_SLIMMING.structure
+    assert FINETUNED_SLIMMING.train == DISTILLED_SLIMMING.train
 
 
 def test_beats_contract_compares_with_the_rival() -> None:

@@ -69,8 +69,9 @@ def optimize_bert(source: Path, out: Path, num_heads: int, hidden_size: int) -> 
     return path
 
 
-def quantize_int8(source: Path, out: Path) -> Path:
-    """Dynamic int8 quantization of the weights (MatMul, Attention, Gather) of a fused graph."""
+def quantize_int8(source: Path, out: Path, per_channel: bool = False) -> Path:
+    """Dynamic int8 quantization of the weights (MatMul, Attention, Gather) of a fused graph;
+    ``per_channel`` gives every output channel of a weight its own scale."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -79,6 +80,7 @@ def quantize_int8(source: Path, out: Path) -> Path:
         source,
         path,
         weight_type=QuantType.QInt8,
+        per_channel=per_channel,
         # needed for graphs with ORT contrib ops, whose output types the quantizer can't infer
         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
     )
@@ -145,14 +147,18 @@ def quantized_graph(
     ctx: BuildContext,
     model: PreTrainedModel | None = None,
     source: Mapping[str, object] | None = None,
+    per_channel: bool = False,
 ) -> Path:
-    """The cached int8 graph of ``model`` (default: the reference); see ``fused_graph``."""
+    """The cached int8 graph of ``model`` (default: the reference); see ``fused_graph`` and
+    ``quantize_int8``."""
     fused = fused_graph(ctx, model, source)
 
     def build(out: Path) -> None:
-        quantize_int8(fused, out)
+        quantize_int8(fused, out, per_channel)
 
-    recipe = {"stage": "ort-int8", "source": _fused_recipe(source)}
+    recipe: dict[str, object] = {"stage": "ort-int8", "source": _fused_recipe(source)}
+    if per_channel:  # only then: the per-tensor graphs keep their cache entries
+        recipe["per_channel"] = True
     return ctx.artifact("onnx", recipe, build) / MODEL_FILE
 
 

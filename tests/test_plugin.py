@@ -13,6 +13,7 @@ pytest_plugins = ["pytester"]
 # result whose accuracy/speedup come from environment variables, patched per inner test only
 # (the outer session's real matrix must never see the fake).
 INNER_CONFTEST = """
+import dataclasses
 import json
 import os
 
@@ -20,6 +21,7 @@ import pytest
 
 from accel import matrix
 from accel.bench import Accuracy, Latency, Speedup
+from accel.techniques import TECHNIQUES
 
 pytest_plugins = ["accel.pytest_plugin"]
 
@@ -58,6 +60,10 @@ def fake_score(self, cell):
 def fake_matrix(monkeypatch):
     monkeypatch.setattr(matrix.Matrix, "measure", fake_measure)
     monkeypatch.setattr(matrix.Matrix, "score", fake_score)
+    if "FAKE_SHORTFALL" in os.environ:  # "technique=text": register a known accuracy shortfall
+        name, text = os.environ["FAKE_SHORTFALL"].split("=", 1)
+        technique = dataclasses.replace(TECHNIQUES[name], known_accuracy_shortfall=text)
+        monkeypatch.setitem(TECHNIQUES, name, technique)
 """
 INNER_TEST = "from accel.gate import test_baseline, test_contract  # noqa: F401\n"
 ARGS = ("--accel-techniques=ort-int8", "--accel-device=cpu", "-p", "no:cacheprovider")
@@ -263,10 +269,11 @@ def test_retrained_cell_model_gets_retrain_tolerances(
 def test_contract_against_a_rival_cell_with_a_known_shortfall(
     inner: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`distilled` has a registered accuracy shortfall: missing the accuracy floor is an
-    expected failure naming the figures, but its other promises (beating its rival) still
-    fail, and clearing the floor passes with a warning to remove the entry."""
+    """With a registered accuracy shortfall, missing the accuracy floor is an expected
+    failure naming the figures, but the other promises (beating its rival) still fail, and
+    clearing the floor passes with a warning to remove the entry."""
     args = ("--accel-techniques=distilled", "--accel-device=cpu", "-p", "no:cacheprovider", "-rx")
+    monkeypatch.setenv("FAKE_SHORTFALL", "distilled=a stated, measured shortfall")
     monkeypatch.setenv("FAKE_ACCURACY", "0.85")  # < 0.99 x 0.87
     monkeypatch.setenv("FAKE_RIVAL_ACCURACY", "0.84")
     result = inner.runpytest(*args, "-k", "contract")

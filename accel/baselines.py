@@ -92,10 +92,13 @@ class Tolerance:
 
 # When the model's fingerprint differs from the baseline's (e.g. the embedded teacher retrained
 # from the same recipe on a cold cache: CPU training here is not bitwise reproducible), these
-# metrics are compared with at least these tolerances. Measured: a cold retrain moved accuracy
-# by <= 0.005, in-scope accuracy by <= 0.004 and out-of-scope recall by up to 0.042.
+# metrics are compared with at least these tolerances. Measured: a cold retrain of the teacher
+# moved accuracy by <= 0.005, in-scope accuracy by <= 0.004 and out-of-scope recall by up to
+# 0.042; a whole cold .ci/run (teacher and every trained cell retrained) moved pruned-movement's
+# accuracy by 0.0118, nearly all of it out-of-scope recall (-0.062, 1,000 of the 5,500 test
+# utterances), so accuracy gets the room its out-of-scope part already had.
 RETRAINED_TOLERANCES: dict[str, Tolerance] = {
-    "accuracy": Tolerance(abs=0.01),
+    "accuracy": Tolerance(abs=0.015),
     "accuracy_in_scope": Tolerance(abs=0.01),
     "oos_recall": Tolerance(abs=0.08),
 }

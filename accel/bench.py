@@ -4,7 +4,8 @@ Latency is timed end to end for one query (tokenization included), after warm-up
 pytest-benchmark's timer and statistics. A cell's speedup is the reference's p50 over the
 cell's p50, both timed in one process, alternating in blocks of calls (ABBA order) so that
 drift of the machine hits both sides; call-by-call alternation would evict each model's
-weights from the caches and understate the speedup.
+weights from the caches and understate the speedup. The cells of a run are timed together,
+round-robin, so that each cell's rounds span the whole timing phase.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import gc
 import math
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from functools import cached_property, lru_cache
 from importlib import resources
@@ -71,6 +72,11 @@ class Latency:
 
     def as_dict(self) -> dict[str, float]:
         return {k: v for k, v in asdict(self).items() if k != "count"}
+
+
+# Timing rounds of a baseline update: three times a gate run's, so that the baseline's own
+# error is small beside that of the run it judges (README, "The latency decision").
+BASELINE_ROUNDS = 60
 
 
 @dataclass(frozen=True)
@@ -186,43 +192,90 @@ def _time_block(predictor: Predictor, queries: Sequence[str], n: int, out: list[
 def measure_speedup(
     reference: Predictor, cell: Predictor, queries: Sequence[str], plan: TimingPlan
 ) -> Speedup:
-    """Time one query at a time, alternating blocks of reference and cell calls (ABBA).
+    """Time one cell beside the reference: :func:`measure_speedups` with a single cell."""
+    return measure_speedups(reference, {cell.name: cell}, queries, plan, progress=False)[cell.name]
 
-    The garbage collector is paused while timing (as ``timeit`` does), so that collections
-    triggered by whatever else lives in the process do not land in one side's blocks.
+
+def measure_speedups(
+    reference: Predictor,
+    cells: Mapping[str, Predictor],
+    queries: Sequence[str],
+    plan: TimingPlan,
+    progress: bool = True,
+) -> dict[str, Speedup]:
+    """Time every cell beside the reference, one query at a time, in round-robin rounds.
+
+    Round ``r`` times, for each cell in turn, one block of reference calls and one block of
+    the cell's calls (ABBA: the reference first in even rounds); the order of the cells rotates
+    from round to round. So each cell's rounds are spread over the whole timing phase (minutes
+    for a matrix) instead of a few seconds of it: they sample the machine's slow drift, which
+    then shows in the confidence interval and averages out of the speedup, instead of moving
+    the whole measurement at once.
+
+    The garbage collector is paused while timing (as ``timeit`` does), and runs between rounds,
+    so that collections triggered by whatever else lives in the process do not land in one
+    side's blocks.
     """
     if not queries:
         raise ValueError("`queries` must not be empty")
+    if not cells:
+        raise ValueError("`cells` must not be empty")
     gc.collect()
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _interleaved(reference, cell, queries, plan)
+        return _round_robin(reference, cells, queries, plan, progress)
     finally:
         if gc_was_enabled:
             gc.enable()
 
 
-def _interleaved(
-    reference: Predictor, cell: Predictor, queries: Sequence[str], plan: TimingPlan
-) -> Speedup:
+def _round_robin(
+    reference: Predictor,
+    cells: Mapping[str, Predictor],
+    queries: Sequence[str],
+    plan: TimingPlan,
+    progress: bool,
+) -> dict[str, Speedup]:
     scratch: list[float] = []
     _time_block(reference, queries, plan.warmup, scratch)
-    _time_block(cell, queries, plan.warmup, scratch)
-    ref_rounds: list[tuple[float, ...]] = []
-    cell_rounds: list[tuple[float, ...]] = []
-    ratios: list[float] = []
-    for r in range(plan.rounds):
-        ref_round: list[float] = []
-        cell_round: list[float] = []
-        sides = [(reference, ref_round), (cell, cell_round)]
-        for predictor, sink in sides if r % 2 == 0 else reversed(sides):
-            _time_block(predictor, queries, plan.block, sink)
-        ratios.append(statistics.median(ref_round) / statistics.median(cell_round))
-        ref_rounds.append(tuple(ref_round))
-        cell_rounds.append(tuple(cell_round))
+    for predictor in cells.values():
+        _time_block(predictor, queries, plan.warmup, scratch)
+    names = list(cells)
+    ref_rounds: dict[str, list[tuple[float, ...]]] = {name: [] for name in names}
+    cell_rounds: dict[str, list[tuple[float, ...]]] = {name: [] for name in names}
+    bar = tqdm(
+        total=plan.rounds * len(names),
+        desc=f"timing {len(names)} cell(s) beside {reference.name}",
+        unit="pair",
+        disable=not progress,
+        mininterval=5.0,
+    )
+    with bar:
+        for r in range(plan.rounds):
+            shift = r % len(names)
+            for name in names[shift:] + names[:shift]:
+                ref_round: list[float] = []
+                cell_round: list[float] = []
+                sides = [(reference, ref_round), (cells[name], cell_round)]
+                for predictor, sink in sides if r % 2 == 0 else reversed(sides):
+                    _time_block(predictor, queries, plan.block, sink)
+                ref_rounds[name].append(tuple(ref_round))
+                cell_rounds[name].append(tuple(cell_round))
+                bar.update()
+            gc.collect()
+    return {name: _speedup(ref_rounds[name], cell_rounds[name]) for name in names}
+
+
+def _speedup(
+    ref_rounds: Sequence[tuple[float, ...]], cell_rounds: Sequence[tuple[float, ...]]
+) -> Speedup:
     ref_latency = Latency.from_values([t for r in ref_rounds for t in r])
     cell_latency = Latency.from_values([t for r in cell_rounds for t in r])
+    ratios = [
+        statistics.median(ref) / statistics.median(cell)
+        for ref, cell in zip(ref_rounds, cell_rounds, strict=True)
+    ]
     return Speedup(
         cell=cell_latency,
         reference=ref_latency,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -16,7 +17,7 @@ from accel.bench import (
     ThroughputPlan,
     TimingPlan,
     measure_accuracy,
-    measure_speedup,
+    measure_speedups,
     measure_throughput,
     size_mb,
 )
@@ -149,7 +150,12 @@ def all_cells(techniques: list[str], devices: list[str]) -> list[Cell]:
 
 
 class Matrix:
-    """Lazily loads the data and the reference, then measures cells once each."""
+    """Lazily loads the data and the reference, then measures cells once each.
+
+    Cells declared with :meth:`time_together` are timed in one round-robin phase per device,
+    started by the first measurement on that device: each cell's rounds then span the whole
+    phase (see :func:`accel.bench.measure_speedups`). Any other cell is timed alone.
+    """
 
     def __init__(self, config: RunConfig) -> None:
         self.config = config
@@ -157,6 +163,17 @@ class Matrix:
         self._build_seconds: dict[str, float] = {}
         self._scores: dict[str, tuple[Accuracy, float]] = {}
         self._results: dict[str, CellResult | BaseException] = {}
+        self._timings: dict[str, Speedup] = {}
+        self._together: list[Cell] = []
+
+    def time_together(self, cells: Iterable[Cell]) -> None:
+        """Declare the cells this run will measure, so that they are timed together."""
+        self._together = list(dict.fromkeys(cells))
+
+    @property
+    def together(self) -> tuple[Cell, ...]:
+        """The cells declared with :meth:`time_together`, in order."""
+        return tuple(self._together)
 
     @cached_property
     def data(self) -> datasets.DatasetDict:
@@ -218,12 +235,7 @@ class Matrix:
         reference_cell = Cell(REFERENCE, cell.device)
         ref_accuracy, ref_size = self.score(reference_cell)
         accuracy, size = self.score(cell)
-        timing = measure_speedup(
-            self.predictor(reference_cell),
-            self.predictor(cell),
-            self.latency_queries,
-            self.config.plan,
-        )
+        timing = self.timing(cell)
         predictor = self.predictor(cell)
         reported = dict(getattr(predictor, "reported", {}))
         if self.config.scaling:
@@ -241,6 +253,29 @@ class Matrix:
             reported=reported,
             extra_metrics=dict(getattr(predictor, "extra_metrics", {})),
         )
+
+    def timing(self, cell: Cell) -> Speedup:
+        """``cell``'s speedup over the reference, timed with every declared cell of its device
+        not timed yet (each built and scored first; one that fails there is left out, and its
+        error is what measuring it raises)."""
+        if cell.id not in self._timings:
+            done = self._timings.keys() | self._results.keys()
+            group = [c for c in self._together if c.device == cell.device and c.id not in done]
+            ready: dict[str, Predictor] = {}
+            for member in [cell, *[c for c in group if c != cell]]:
+                try:
+                    self.score(member)
+                except Exception as exc:
+                    if member == cell:
+                        raise
+                    self._results[member.id] = exc
+                    continue
+                ready[member.id] = self.predictor(member)
+            reference = self.predictor(Cell(REFERENCE, cell.device))
+            self._timings |= measure_speedups(
+                reference, ready, self.latency_queries, self.config.plan
+            )
+        return self._timings[cell.id]
 
     @cached_property
     def length_inputs(self) -> dict[int, str]:

@@ -29,7 +29,7 @@ from accel.baselines import (
     render_baseline,
     write_baseline,
 )
-from accel.bench import TimingPlan
+from accel.bench import BASELINE_ROUNDS, TimingPlan
 from accel.cache import write_text_atomic
 from accel.data import CLINC_PATH_ENV
 from accel.latency_gate import LEVEL
@@ -109,9 +109,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--accel-rounds",
         metavar="N",
         type=int,
-        default=TimingPlan().rounds,
+        default=None,
         help="Interleaved timing rounds per cell (each: one block of reference calls and one "
-        f"of cell calls, {TimingPlan().block} calls a block). Default: %(default)s.",
+        f"of cell calls, {TimingPlan().block} calls a block; the cells take turns, round by "
+        f"round). Default: {TimingPlan().rounds}, and {BASELINE_ROUNDS} with "
+        "--accel-update-baselines, so that a baseline averages more of the machine's drift "
+        "than the runs it judges.",
     )
     group.addoption(
         "--accel-no-scaling",
@@ -171,13 +174,16 @@ def pytest_configure(config: pytest.Config) -> None:
     opt = config.getoption
     if opt("--accel-threads") < 1:
         raise pytest.UsageError(f"--accel-threads must be >= 1, got {opt('--accel-threads')}")
-    if opt("--accel-rounds") < 2:
-        raise pytest.UsageError(f"--accel-rounds must be >= 2, got {opt('--accel-rounds')}")
+    rounds = opt("--accel-rounds")
+    if rounds is None:
+        rounds = BASELINE_ROUNDS if opt("--accel-update-baselines") else TimingPlan().rounds
+    if rounds < 2:
+        raise pytest.UsageError(f"--accel-rounds must be >= 2, got {rounds}")
     run = RunConfig(
         model=opt("--accel-model"),
         data_path=opt("--accel-data"),
         threads=opt("--accel-threads"),
-        plan=TimingPlan(rounds=opt("--accel-rounds")),
+        plan=TimingPlan(rounds=rounds),
         scaling=not opt("--accel-no-scaling"),
     )
     baselines = opt("--accel-baselines")
@@ -212,6 +218,18 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         marks = [pytest.mark.accel_matrix, *skip]
         params.append(pytest.param(cell, id=cell.id, marks=marks))
     metafunc.parametrize(CELL_FIXTURE, params)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Declare the cells left after selection (-k, --deselect) so that they are timed together."""
+    cells: list[Cell] = []
+    for item in session.items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is None or CELL_FIXTURE not in callspec.params:
+            continue
+        if item.get_closest_marker("skip") is None:
+            cells.append(callspec.params[CELL_FIXTURE])
+    _state(session.config).matrix.time_together(cells)
 
 
 @pytest.fixture(scope="session")

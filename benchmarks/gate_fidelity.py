@@ -1,20 +1,23 @@
 """Measure the latency gate's two error rates on this machine: false alarms and detection.
 
-Runs the gate's own latency measurement (interleaved ABBA rounds, ``accel.bench``) and its own
-decision (``accel.latency_gate.regression_verdict`` against a baseline speedup, with the margin
-of a baseline file's speedup tolerance) many times in each condition:
+Runs the gate's own latency measurement (``accel.bench.measure_speedups``: every cell beside the
+reference in round-robin ABBA rounds, one timing phase) and its own decision
+(``accel.latency_gate.regression_verdict`` against a baseline speedup, with the margin of a
+baseline file's speedup tolerance) many times. Each repetition is one timing phase of four
+cells, the way the matrix times its cells together:
 
-* ``clean-idle``: the cell unchanged, nothing else started;
-* ``clean-busy``: the cell unchanged, while a busy-looping process loads one core;
-* ``slowdown-X``: the cell made X slower (0.25: each call costs 25% more) by the test-only
-  wrapper in ``benchmarks/slowdown.py``; half the runs idle, half busy (``--injected-load``).
+* the cell unchanged (``clean``);
+* the cell made X slower (0.1, 0.25, 0.5: each call costs X more) by the test-only wrapper in
+  ``benchmarks/slowdown.py``, one cell per slowdown.
 
-A false alarm is a clean run that the rule calls ``worse``; a detection, a slowed run that it
-calls ``worse``. The baseline speedup stands for a reviewed baseline of this machine: the median
-of ``--baseline-runs`` idle measurements taken first. The same runs are also judged against the
-committed ``baselines/cpu/<cell>.json`` and at other margins (pure re-evaluations of the recorded
-intervals). Conditions are interleaved within each repetition, in a seeded random order, so that
-a drift of the machine hits them alike; the JSON is rewritten atomically after each repetition.
+Phases alternate between an idle machine and one where a busy-looping process loads one core,
+so ``--repetitions K`` gives K clean runs of each load (``clean-idle``, ``clean-busy``) and 2K
+runs of each slowdown, half of each load. A false alarm is a clean run that the rule calls
+``worse``; a detection, a slowed run that it calls ``worse``. The baseline speedup stands for a
+reviewed baseline of this machine, written the way ``--accel-update-baselines`` writes one: one
+idle phase of ``--baseline-rounds`` rounds, taken first. The same runs are also judged against
+the committed ``baselines/cpu/<cell>.json`` and at other margins (pure re-evaluations of the
+recorded intervals). The JSON is rewritten atomically after each phase.
 
     python benchmarks/gate_fidelity.py --repetitions 40 --out benchmarks/gate-fidelity.json
 """
@@ -26,13 +29,11 @@ import contextlib
 import json
 import math
 import os
-import random
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,7 @@ from slowdown import SlowedPredictor
 from tqdm.auto import tqdm
 
 from accel.baselines import BaselineError, baseline_path, read_baseline
-from accel.bench import TimingPlan, measure_speedup
+from accel.bench import BASELINE_ROUNDS, Speedup, TimingPlan, measure_speedups
 from accel.cache import write_text_atomic
 from accel.latency_gate import (
     LEVEL,
@@ -62,26 +63,17 @@ IDLE_SLACK = 0.25
 TARGETS = {"false_alarm_rate_max": 0.05, "detection_rate_min": {"0.25": 0.95}}
 
 
-@dataclass(frozen=True)
-class Condition:
-    """One condition: a slowdown (0 for a clean cell) and a load (None: alternate by run)."""
-
-    name: str
-    slowdown: float
-    load: str | None
-
-    def load_of(self, repetition: int) -> str:
-        if self.load is not None:
-            return self.load
-        return IDLE if repetition % 2 == 0 else BUSY
+CLEAN = "clean"
 
 
-def conditions(slowdowns: Sequence[float], injected_load: str) -> list[Condition]:
-    """The two clean conditions, then one per slowdown."""
-    load = None if injected_load == "alternate" else injected_load
-    return [Condition("clean-idle", 0.0, IDLE), Condition("clean-busy", 0.0, BUSY)] + [
-        Condition(f"slowdown-{s:g}", s, load) for s in slowdowns
-    ]
+def condition_name(slowdown: float) -> str:
+    """``clean`` for no slowdown, else ``slowdown-0.25`` style."""
+    return CLEAN if slowdown == 0 else f"slowdown-{slowdown:g}"
+
+
+def load_of(repetition: int) -> str:
+    """Phases alternate: idle, busy, idle, ..."""
+    return IDLE if repetition % 2 == 0 else BUSY
 
 
 def wilson(hits: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -161,24 +153,33 @@ def load(kind: str) -> Iterator[None]:
         spinner.wait()
 
 
-def measure(
-    reference: Predictor, cell: Predictor, queries: Sequence[str], plan: TimingPlan, threads: int
-) -> dict[str, Any]:
-    """One gate measurement: the speedup, its interval, and how busy the machine was."""
+def measure_phase(
+    reference: Predictor,
+    cells: dict[str, Predictor],
+    queries: Sequence[str],
+    plan: TimingPlan,
+    threads: int,
+) -> dict[str, dict[str, Any]]:
+    """One timing phase of ``cells``: each one's speedup, interval, and how busy the machine
+    was during the phase."""
     torch.set_num_threads(threads)
     before, start = _cpu_ticks(), time.perf_counter()
-    timing = measure_speedup(reference, cell, queries, plan)
+    timings = measure_speedups(reference, cells, queries, plan, progress=False)
     seconds, after = time.perf_counter() - start, _cpu_ticks()
-    interval = timing.interval
     busy = None
     if before and after and after[1] > before[1]:
         busy = (after[0] - before[0]) / (after[1] - before[1])
+    return {name: _record(timing, seconds, busy) for name, timing in timings.items()}
+
+
+def _record(timing: Speedup, seconds: float, busy: float | None) -> dict[str, Any]:
+    interval = timing.interval
     return {
         "speedup": interval.speedup,
         "low": interval.low,
         "high": interval.high,
         "round_cv": timing.cv,
-        "seconds": seconds,
+        "phase_seconds": seconds,
         "cpu_busy_fraction": busy,  # all cores, this process included (1 of N cores: 1/N)
     }
 
@@ -260,15 +261,16 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive,
         default=40,
         metavar="K",
-        help="gate runs per condition; issue #5 asks for >= 40 (default: %(default)s)",
+        help="clean gate runs per load, idle and busy (2K timing phases, 2K runs of each "
+        "slowdown); issue #5 asks for >= 40 (default: %(default)s)",
     )
     parser.add_argument(
         "--rounds",
         type=_at_least(2),
         default=TimingPlan().rounds,
         metavar="N",
-        help="interleaved rounds per gate run, as --accel-rounds (default: %(default)s, the "
-        "gate's)",
+        help="round-robin rounds per timing phase, as --accel-rounds (default: %(default)s, "
+        "the gate's)",
     )
     parser.add_argument(
         "--threads",
@@ -283,13 +285,6 @@ def build_parser() -> argparse.ArgumentParser:
         default=[0.1, 0.25, 0.5],
         metavar="F,F",
         help="injected slowdowns, as fractions of each call's time (default: 0.1,0.25,0.5)",
-    )
-    parser.add_argument(
-        "--injected-load",
-        choices=("alternate", IDLE, BUSY),
-        default="alternate",
-        help="load during the slowed runs: alternate idle and busy run by run, or one of them "
-        "(default: %(default)s)",
     )
     parser.add_argument(
         "--margin",
@@ -307,19 +302,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="other margins to evaluate the same runs at (default: 0.05,0.075,0.1,0.125,0.15,0.2)",
     )
     parser.add_argument(
-        "--baseline-runs",
-        type=_positive,
-        default=3,
-        metavar="K",
-        help="idle gate runs taken first; their median speedup is the baseline (default: "
-        "%(default)s)",
+        "--baseline-rounds",
+        type=_at_least(2),
+        default=BASELINE_ROUNDS,
+        metavar="N",
+        help="rounds of the idle phase taken first, whose clean speedup is the baseline, as "
+        "--accel-update-baselines times (default: %(default)s)",
     )
     parser.add_argument(
-        "--seed",
-        type=int,
-        default=0,
-        metavar="N",
-        help="seed of the order of conditions within a repetition (default: %(default)s)",
+        "--rejudge",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="time nothing: judge the runs recorded in this output at --margin and rewrite its "
+        "headline rates (for a margin changed after the runs)",
     )
     parser.add_argument(
         "--out",
@@ -329,6 +325,42 @@ def build_parser() -> argparse.ArgumentParser:
         help="JSON output, rewritten after each repetition (default: %(default)s)",
     )
     return parser
+
+
+def judge(
+    runs: dict[str, list[dict[str, Any]]],
+    slowdowns: Sequence[float],
+    baseline: float,
+    margin: float,
+) -> dict[str, Any]:
+    """The headline of recorded ``runs`` judged at ``margin``: rates, targets met, summary."""
+    summary = summarize(runs, slowdowns, baseline, margin)
+    false_alarms = summary["false_alarm"]["rate"]
+    detection = {k: v["rate"] for k, v in summary["detection"].items()}
+    floors: dict[str, float] = TARGETS["detection_rate_min"]  # type: ignore[assignment]
+    return {
+        "false_alarm_rate": false_alarms,
+        "detection_rate": detection,
+        "targets_met": false_alarms <= TARGETS["false_alarm_rate_max"]
+        and all(detection.get(k, 0) >= v for k, v in floors.items()),
+        "summary": summary,
+    }
+
+
+def rejudge(path: Path, margin: float, command: str) -> dict[str, Any]:
+    """Judge the runs recorded in ``path`` at another margin, without timing anything: the
+    headline rates and ``settings.margin`` change, the runs and the margin sweep do not."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        runs, settings = doc["conditions"], doc["settings"]
+        slowdowns, baseline = settings["slowdowns"], doc["baseline"]["speedup"]
+    except (OSError, ValueError, KeyError) as error:
+        raise SystemExit(f"{path}: not a complete gate_fidelity.py output ({error})") from None
+    judged_before = {"margin": settings["margin"], "command": doc["command"]}
+    doc |= judge(runs, slowdowns, baseline, margin)
+    doc["settings"]["margin"] = margin
+    doc["rejudged"] = {"command": command, "before": judged_before}
+    return dict(doc)
 
 
 def document(
@@ -344,8 +376,8 @@ def document(
     """The JSON written to ``--out``: headline rates, settings, and every run."""
     doc: dict[str, Any] = {
         "command": command,
-        "complete": done == args.repetitions,
-        "repetitions_done": done,
+        "complete": done == 2 * args.repetitions,
+        "phases_done": done,
         "elapsed_seconds": time.perf_counter() - started,
         "settings": {
             "cell": f"{args.cell}/cpu",
@@ -354,12 +386,14 @@ def document(
             "timing_plan": {"warmup": plan.warmup, "rounds": plan.rounds, "block": plan.block},
             "repetitions": args.repetitions,
             "slowdowns": args.slowdowns,
-            "injected_load": args.injected_load,
+            "phases": "one per repetition, idle and busy alternately; each times the clean "
+            "cell and one slowed copy per slowdown together, round-robin",
             "margin": args.margin,
             "confidence": f"{LEVEL:.0%} two-sided percentile bootstrap over rounds "
             f"({N_RESAMPLES} resamples); each bound is one-sided {(1 + LEVEL) / 2:.0%}",
             "rule": "worse when the CI's upper bound < (1 - margin) x baseline speedup",
-            "baseline": "median speedup of the idle baseline runs taken first",
+            "baseline": "the clean speedup of one idle phase of --baseline-rounds rounds, "
+            "taken first",
         },
         "machine": machine_record("cpu", args.threads) | {"logical_cpus": os.cpu_count()},
         "targets": TARGETS,
@@ -367,14 +401,7 @@ def document(
     }
     if done == 0:
         return doc | {"conditions": runs}
-    summary = summarize(runs, args.slowdowns, baseline["speedup"], args.margin)
-    doc["false_alarm_rate"] = summary["false_alarm"]["rate"]
-    doc["detection_rate"] = {k: v["rate"] for k, v in summary["detection"].items()}
-    floors: dict[str, float] = TARGETS["detection_rate_min"]  # type: ignore[assignment]
-    doc["targets_met"] = doc["false_alarm_rate"] <= TARGETS["false_alarm_rate_max"] and all(
-        doc["detection_rate"].get(k, 0) >= v for k, v in floors.items()
-    )
-    doc["summary"] = summary
+    doc |= judge(runs, args.slowdowns, baseline["speedup"], args.margin)
     doc["margin_sweep"] = {
         f"{m:g}": {
             "false_alarm_rate": s["false_alarm"]["rate"],
@@ -401,47 +428,54 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if not 0 <= args.margin < 1:
         build_parser().error(f"--margin must be in [0, 1), got {args.margin}")
+    if args.rejudge is not None:
+        doc = rejudge(args.rejudge, args.margin, command)
+        _write(args.rejudge, doc)
+        print(
+            f"at margin {args.margin:g}: false alarms {doc['false_alarm_rate']:.1%}, detection "
+            + ", ".join(f"{k}: {v:.1%}" for k, v in doc["detection_rate"].items())
+            + f"; rewritten {args.rejudge}"
+        )
+        return 0
     started = time.perf_counter()
     plan = TimingPlan(rounds=args.rounds)
     matrix = Matrix(RunConfig(threads=args.threads, plan=plan, scaling=False))
     reference = matrix.predictor(Cell(REFERENCE, "cpu"))
     cell = matrix.predictor(Cell(args.cell, "cpu"))
     queries = matrix.latency_queries
-    todo = conditions(args.slowdowns, args.injected_load)
-    runs: dict[str, list[dict[str, Any]]] = {c.name: [] for c in todo}
-    slowed = {c.name: SlowedPredictor(cell, c.slowdown) for c in todo if c.slowdown}
-    committed = committed_baseline(args.cell, args.threads)
-    total = args.baseline_runs + args.repetitions * len(todo)
-    bar = tqdm(total=total, desc="gate fidelity", unit="run")
-    base_runs = []
-    for _ in range(args.baseline_runs):
-        base_runs.append(measure(reference, cell, queries, plan, args.threads))
-        bar.update()
-    baseline = {
-        "speedup": statistics.median(r["speedup"] for r in base_runs),
-        "runs": base_runs,
-        "idle": idle_check(base_runs, args.threads),
+    cells: dict[str, Predictor] = {CLEAN: cell} | {
+        condition_name(s): SlowedPredictor(cell, s) for s in args.slowdowns if s
     }
-    per_run = statistics.mean(r["seconds"] for r in base_runs) + 0.5
-    bar.write(
-        f"baseline {baseline['speedup']:.2f}x (median of {len(base_runs)} idle runs); about "
-        f"{per_run * (total - len(base_runs)) / 60:.0f} min to go"
-    )
+    runs: dict[str, list[dict[str, Any]]] = {f"{CLEAN}-{load}": [] for load in (IDLE, BUSY)}
+    runs |= {condition_name(s): [] for s in args.slowdowns if s}
+    committed = committed_baseline(args.cell, args.threads)
+    phases = 2 * args.repetitions
+    bar = tqdm(total=phases, desc="gate fidelity", unit="phase")
+    bar.write(f"baseline: one idle phase of {args.baseline_rounds} rounds")
+    base_plan = TimingPlan(rounds=args.baseline_rounds)
+    base_run = measure_phase(reference, cells, queries, base_plan, args.threads)[CLEAN]
+    baseline = {
+        "speedup": base_run["speedup"],
+        "rounds": args.baseline_rounds,
+        "runs": [base_run],
+        "idle": idle_check([base_run], args.threads),
+    }
+    per_phase = base_run["phase_seconds"] * args.rounds / args.baseline_rounds
+    bar.write(f"baseline {baseline['speedup']:.2f}x; about {per_phase * phases / 60:.0f} min to go")
     if not baseline["idle"]["idle"]:
         bar.write(f"warning: {baseline['idle']['note']}")
     out = args.out
     _write(out, document(command, args, plan, baseline, committed, runs, 0, started))
-    order = random.Random(args.seed)
-    for rep in range(args.repetitions):
-        for condition in order.sample(todo, len(todo)):
-            kind = condition.load_of(rep)
-            predictor = slowed.get(condition.name, cell)
-            with load(kind):
-                result = measure(reference, predictor, queries, plan, args.threads)
-            runs[condition.name].append(result | {"load": kind, "repetition": rep})
-            bar.update()
-        doc = document(command, args, plan, baseline, committed, runs, rep + 1, started)
+    for phase in range(phases):
+        kind = load_of(phase)
+        with load(kind):
+            results = measure_phase(reference, cells, queries, plan, args.threads)
+        for name, result in results.items():
+            key = f"{CLEAN}-{kind}" if name == CLEAN else name
+            runs[key].append(result | {"load": kind, "phase": phase})
+        doc = document(command, args, plan, baseline, committed, runs, phase + 1, started)
         _write(out, doc)
+        bar.update()
         bar.set_postfix_str(
             f"false alarms {doc['false_alarm_rate']:.0%}, detected "
             + ", ".join(f"{k}: {v:.0%}" for k, v in doc["detection_rate"].items())

@@ -5,8 +5,8 @@ the speedup between runs (standard deviation over mean), the mean half-width of 
 interval (relative), and how many runs' intervals contain the median clean speedup: a 90%
 interval that captured all the noise a run meets would contain it in about 90% of runs.
 
-    python benchmarks/interval_coverage.py benchmarks/gate-fidelity.json \
-        benchmarks/gate-fidelity-repeat.json
+    python benchmarks/interval_coverage.py benchmarks/gate-fidelity-sequential.json \
+        benchmarks/gate-fidelity-sequential-repeat.json benchmarks/gate-fidelity.json
 """
 
 from __future__ import annotations

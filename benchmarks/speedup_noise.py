@@ -1,11 +1,12 @@
-"""Measure how much the interleaved speedup estimate moves between repeated runs.
+"""Measure how much the gate's speedup estimates move between repeated matrix runs.
 
-For every CPU cell, the gate's own speedup measurement (TimingPlan defaults) is repeated
-``--repeats`` times at each thread count, on an idle machine and while a busy process
-spins on one core. The spread of those estimates is what the baseline tolerance on
-``speedup`` must absorb. Results go to a JSON file, with the command that produced them.
+The gate's own timing phase (every CPU cell beside the reference, round-robin, TimingPlan
+defaults: ``accel.bench.measure_speedups``) is repeated ``--repeats`` times at each thread count
+and load: an idle machine, and one where a busy process spins on one core. The spread of each
+cell's estimates between phases is what the baseline tolerance on ``speedup`` must absorb.
+Results go to a JSON file, with the command that produced them, rewritten after each phase.
 
-    python benchmarks/speedup_noise.py --threads 1,2 --repeats 8 --out benchmarks/speedup-noise.json
+    python benchmarks/speedup_noise.py --threads 1 --repeats 6 --out benchmarks/speedup-noise.json
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from accel.bench import TimingPlan, measure_speedup
+from accel.bench import TimingPlan, measure_speedups
 from accel.cache import write_text_atomic
 from accel.matrix import Cell, Matrix, RunConfig, unavailable_reason
 from accel.techniques import TECHNIQUES
@@ -39,7 +40,13 @@ def summarize(values: list[float]) -> dict[str, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--threads", default="1,2", metavar="N,N", help="thread counts (default: %(default)s)"
+        "--threads", default="1", metavar="N,N", help="thread counts (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--loads",
+        default="idle,one-core-busy",
+        metavar="L,L",
+        help="loads, of idle and one-core-busy (default: %(default)s)",
     )
     parser.add_argument(
         "--repeats",
@@ -66,51 +73,58 @@ def main() -> int:
         help="JSON output (default: %(default)s)",
     )
     args = parser.parse_args()
+    loads = args.loads.split(",")
+    if not loads or any(load not in ("idle", "one-core-busy") for load in loads):
+        parser.error(f"--loads: expected idle and/or one-core-busy, got {args.loads!r}")
+    started = time.perf_counter()
     results: dict[str, dict[str, dict[str, object]]] = {}
     for threads in [int(t) for t in args.threads.split(",")]:
         matrix = Matrix(RunConfig(threads=threads))
         ref = matrix.predictor(Cell("fp32", "cpu"))
         cells = {name: matrix.predictor(Cell(name, "cpu")) for name in args.techniques.split(",")}
-        for load in ("idle", "one-core-busy"):
+        for load in loads:
             busy = (
                 subprocess.Popen([sys.executable, "-c", "while True: pass"])
                 if load != "idle"
                 else None
             )
+            values: dict[str, list[float]] = {name: [] for name in cells}
             try:
-                for name, predictor in cells.items():
+                for phase in range(args.repeats):
                     torch.set_num_threads(threads)
                     start = time.perf_counter()
-                    values = [
-                        measure_speedup(
-                            ref, predictor, matrix.latency_queries, TimingPlan()
-                        ).speedup
-                        for _ in range(args.repeats)
-                    ]
-                    stats = summarize(values)
-                    results.setdefault(f"{threads}-thread", {}).setdefault(load, {})[name] = (
-                        stats | {"values": values}
-                    )
+                    timings = measure_speedups(ref, cells, matrix.latency_queries, TimingPlan())
+                    for name, timing in timings.items():
+                        values[name].append(timing.speedup)
                     print(
-                        f"threads={threads} {load:13s} {name:11s} mean {stats['mean']:.2f}x "
-                        f"cv {stats['cv']:.1%} range {stats['min']:.2f}-{stats['max']:.2f} "
-                        f"({(time.perf_counter() - start) / args.repeats:.1f} s/estimate)",
+                        f"threads={threads} {load} phase {phase + 1}/{args.repeats}: "
+                        f"{time.perf_counter() - start:.0f} s; "
+                        + ", ".join(f"{n} {t.speedup:.2f}x" for n, t in timings.items()),
                         flush=True,
                     )
+                    results.setdefault(f"{threads}-thread", {})[load] = {
+                        name: summarize(v) | {"values": v} for name, v in values.items()
+                    }
+                    _write(args, results, started)
             finally:
                 if busy:
                     busy.kill()
+    return 0
+
+
+def _write(args: argparse.Namespace, results: dict[str, object], started: float) -> None:
     document = {
         "command": "python " + " ".join(sys.argv),
         "plan": {
             "warmup": TimingPlan().warmup,
             "rounds": TimingPlan().rounds,
             "block": TimingPlan().block,
+            "cells": "timed together, round-robin, one phase per repetition",
         },
+        "elapsed_seconds": time.perf_counter() - started,
         "results": results,
     }
     write_text_atomic(args.out, json.dumps(document, indent=2, sort_keys=True) + "\n")
-    return 0
 
 
 if __name__ == "__main__":

@@ -298,7 +298,7 @@ def test_speedup_is_decided_on_its_interval(tmp_path: Path) -> None:
     assert "4.0000 [3.8000, 4.2000]" in format_rows(rows)
     assert explain(rows) == (
         "speedup: speedup 4.00x (90% CI 3.80-4.20x, 20 rounds), baseline 6.10x: the rule fails "
-        f"a run when the CI's upper bound is below (1 - {SPEEDUP_MARGIN:.0%}) x baseline = "
+        f"a run when the CI's upper bound is below (1 - {SPEEDUP_MARGIN * 100:g}%) x baseline = "
         f"{threshold:.2f}x; here 4.20x < {threshold:.2f}x\n"
     )
     # the whole interval above (1 + margin) x baseline: flagged, a stale baseline

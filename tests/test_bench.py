@@ -13,6 +13,7 @@ from accel.bench import (
     ThroughputPlan,
     TimingPlan,
     measure_speedup,
+    measure_speedups,
     measure_throughput,
     predict_all,
     score,
@@ -82,6 +83,46 @@ def test_the_interval_brackets_the_gated_speedup(monkeypatch: pytest.MonkeyPatch
     assert result.interval.speedup == pytest.approx(result.speedup)
     assert result.interval.low <= result.speedup <= result.interval.high
     assert result.interval.rounds == 10
+
+
+def test_cells_take_turns_round_robin(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each round times every cell beside the reference; the cells' order rotates by round."""
+    clock, log = FakeClock(), list[str]()
+    monkeypatch.setattr(bench, "default_timer", clock)
+    ref = CostPredictor("ref", 0.008, clock, log)
+    cells = {
+        "a": CostPredictor("a", 0.001, clock, log),
+        "b": CostPredictor("b", 0.002, clock, log),
+        "c": CostPredictor("c", 0.004, clock, log),
+    }
+    plan = TimingPlan(warmup=1, rounds=4, block=2)
+    result = measure_speedups(ref, cells, ["q"], plan, progress=False)
+    assert {k: v.speedup for k, v in result.items()} == pytest.approx({"a": 8, "b": 4, "c": 2})
+    assert all(len(v.cell_rounds) == 4 == len(v.reference_rounds) for v in result.values())
+    timed = log[4:]  # after one warm-up call each
+    blocks = "".join(timed[i][0] for i in range(0, len(timed), 2))
+    rounds = [blocks[i : i + 6] for i in range(0, len(blocks), 6)]
+    # ABBA per pair (the reference first in even rounds); the order of the cells rotates
+    assert rounds == ["rarbrc", "brcrar", "rcrarb", "arbrcr"]
+
+
+def test_one_cell_is_timed_like_many(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock, log = FakeClock(), list[str]()
+    monkeypatch.setattr(bench, "default_timer", clock)
+    ref, cell = CostPredictor("ref", 0.008, clock, log), CostPredictor("c", 0.002, clock, log)
+    plan = TimingPlan(warmup=1, rounds=2, block=1)
+    alone = measure_speedup(ref, cell, ["q"], plan)
+    clock.now = 0.0  # the same float durations again
+    together = measure_speedups(ref, {"c": cell}, ["q"], plan, progress=False)["c"]
+    assert alone == together
+
+
+def test_speedups_need_cells_and_queries() -> None:
+    ref = CostPredictor("ref", 0.0, FakeClock(), [])
+    with pytest.raises(ValueError, match="cells"):
+        measure_speedups(ref, {}, ["q"], TimingPlan(), progress=False)
+    with pytest.raises(ValueError, match="queries"):
+        measure_speedups(ref, {"r": ref}, [], TimingPlan(), progress=False)
 
 
 @given(st.lists(st.floats(1e-6, 10, allow_nan=False), min_size=1, max_size=200))

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from accel import bench
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
 import gate_fidelity
@@ -73,6 +75,30 @@ def test_rates_count_worse_verdicts_per_condition_and_load() -> None:
     assert summary["detection_by_load"]["0.25"]["busy"]["rate"] == 0.0
 
 
+def test_rejudge_changes_the_headline_not_the_runs(tmp_path: Path) -> None:
+    runs = {
+        "clean-idle": [_run(8.0, 7.8, 8.2)],
+        "clean-busy": [_run(7.5, 7.3, 7.7, "busy")],
+        "slowdown-0.25": [_run(6.4, 6.3, 6.5), _run(7.1, 6.9, 7.1, "busy")],
+    }
+    path = tmp_path / "fidelity.json"
+    doc = {
+        "command": "python benchmarks/gate_fidelity.py",
+        "settings": {"margin": 0.1, "slowdowns": [0.25]},
+        "baseline": {"speedup": 8.0},
+        "conditions": runs,
+    } | gate_fidelity.judge(runs, [0.25], 8.0, 0.1)
+    path.write_text(gate_fidelity.json.dumps(doc))
+    assert doc["detection_rate"] == {"0.25": 1.0}  # 7.1 < 0.9 x 8 = 7.2
+    rejudged = gate_fidelity.rejudge(path, 0.15, "python benchmarks/gate_fidelity.py --rejudge")
+    assert rejudged["detection_rate"] == {"0.25": 0.5}  # 7.1 >= 0.85 x 8 = 6.8
+    assert rejudged["settings"]["margin"] == 0.15 and rejudged["conditions"] == runs
+    assert rejudged["rejudged"]["before"]["margin"] == 0.1
+    path.write_text("{}")
+    with pytest.raises(SystemExit, match="not a complete gate_fidelity"):
+        gate_fidelity.rejudge(path, 0.15, "")
+
+
 def test_wilson_interval() -> None:
     low, high = gate_fidelity.wilson(0, 80)
     assert low == 0 and 0.04 < high < 0.05
@@ -80,12 +106,25 @@ def test_wilson_interval() -> None:
     assert low < 0.95 < high <= 1
 
 
-def test_conditions_interleave_loads_for_injected_slowdowns() -> None:
-    todo = gate_fidelity.conditions([0.1, 0.25], "alternate")
-    assert [c.name for c in todo] == ["clean-idle", "clean-busy", "slowdown-0.1", "slowdown-0.25"]
-    assert [todo[2].load_of(rep) for rep in range(4)] == ["idle", "busy", "idle", "busy"]
-    assert todo[1].load_of(0) == "busy"
-    assert gate_fidelity.conditions([0.5], "idle")[2].load_of(1) == "idle"
+def test_phases_alternate_loads_and_name_their_cells() -> None:
+    assert [gate_fidelity.load_of(p) for p in range(4)] == ["idle", "busy", "idle", "busy"]
+    assert gate_fidelity.condition_name(0) == "clean"
+    assert gate_fidelity.condition_name(0.25) == "slowdown-0.25"
+
+
+def test_a_phase_records_every_cell_with_the_phase_cpu_use(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = Ticking(0.0)
+    monkeypatch.setattr(bench, "default_timer", clock)
+    ref = Costly(clock, 0.008)
+    cells = {"clean": Costly(clock, 0.002), "slowdown-0.5": Costly(clock, 0.003)}
+    plan = gate_fidelity.TimingPlan(warmup=0, rounds=2, block=1)
+    runs = gate_fidelity.measure_phase(ref, cells, ["q"], plan, threads=1)  # type: ignore[arg-type]
+    assert sorted(runs) == ["clean", "slowdown-0.5"]
+    assert runs["clean"]["speedup"] == pytest.approx(4.0)
+    assert runs["slowdown-0.5"]["speedup"] == pytest.approx(8 / 3)
+    assert runs["clean"]["phase_seconds"] == runs["slowdown-0.5"]["phase_seconds"]
 
 
 def test_every_option_has_help() -> None:

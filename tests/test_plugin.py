@@ -109,6 +109,26 @@ def test_cells_are_technique_by_device(inner: pytest.Pytester) -> None:
     assert "torch-int8/cuda" not in result.stdout.str()  # not a cuda technique
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs the cuda cells skipped")
+def test_the_selected_runnable_cells_are_timed_together(inner: pytest.Pytester) -> None:
+    """After -k selection, the cells left (skipped ones aside) are declared to the matrix."""
+    inner.makepyfile(
+        test_declared="""
+def test_declared(accel_state):
+    print("DECLARED", ",".join(c.id for c in accel_state.matrix.together))
+"""
+    )
+    result = inner.runpytest(
+        "--accel-techniques=fp32,ort-int8,ort-fp32",
+        "-k",
+        "not ort-fp32 or declared",
+        "-s",
+        "-p",
+        "no:cacheprovider",
+    )
+    result.stdout.fnmatch_lines(["*DECLARED fp32/cpu,ort-int8/cpu"])  # cuda cells: skipped
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
 def test_cuda_cells_skip_with_a_reason(inner: pytest.Pytester) -> None:
     result = inner.runpytest("--accel-device=cuda", "-rs", "-p", "no:cacheprovider")
@@ -209,8 +229,8 @@ def test_baseline_lifecycle(inner: pytest.Pytester, monkeypatch: pytest.MonkeyPa
             "*metric*obtained*baseline*diff*tolerance*",
             "*speedup*5.0000 [[]5.0000, 5.0000]*8.0000*-3.0000*worse*",
             "speedup: speedup 5.00x (90% CI 5.00-5.00x, 10 rounds), baseline 8.00x: the rule "
-            "fails a run when the CI's upper bound is below (1 - 15%) x baseline = 6.80x; here "
-            "5.00x < 6.80x",
+            "fails a run when the CI's upper bound is below (1 - 12.5%) x baseline = 7.00x; here "
+            "5.00x < 7.00x",
         ]
     )
     assert path.read_text() == before

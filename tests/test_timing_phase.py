@@ -1,0 +1,99 @@
+"""The matrix times its declared cells together, in one round-robin phase per device."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pytest
+
+from accel import matrix as matrix_module
+from accel.bench import Accuracy, Latency, Speedup, TimingPlan
+from accel.matrix import Cell, Matrix, RunConfig
+from accel.predictors import Predictor
+
+REF, A, B, BAD = (Cell(t, "cpu") for t in ("fp32", "ort-int8", "ort-fp32", "torch-int8"))
+GPU = Cell("fp16", "cuda")
+
+
+class Named:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def predict(self, texts: Sequence[str]) -> list[str]:
+        return ["oos"] * len(texts)
+
+    def size_bytes(self) -> int:
+        return 1
+
+
+def _speedup() -> Speedup:
+    lat = Latency.from_values([0.001, 0.002])
+    return Speedup(lat, lat, 1.0, (1.0, 1.0), ((0.001,), (0.002,)), ((0.001,), (0.002,)))
+
+
+@pytest.fixture()
+def phases(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The cells of each timing phase, recorded instead of timed."""
+    recorded: list[list[str]] = []
+
+    def fake(
+        reference: Predictor, cells: Mapping[str, Predictor], queries: Any, plan: Any
+    ) -> dict[str, Speedup]:
+        assert reference.name == f"fp32/{next(iter(cells)).split('/')[1]}"
+        recorded.append(list(cells))
+        return {name: _speedup() for name in cells}
+
+    monkeypatch.setattr(matrix_module, "measure_speedups", fake)
+    return recorded
+
+
+def _matrix(monkeypatch: pytest.MonkeyPatch) -> Matrix:
+    m = Matrix(RunConfig(plan=TimingPlan(rounds=2)))
+    m.__dict__["latency_queries"] = ["q"]
+    for cell in (REF, A, B, BAD, GPU, Cell("fp32", "cuda")):
+        m._predictors[cell.id] = Named(cell.id)
+
+    def score(self: Matrix, cell: Cell) -> tuple[Accuracy, float]:
+        if cell == BAD:
+            raise RuntimeError("the build of torch-int8 failed")
+        return Accuracy(0.9, 0.9, 0.5, 10), 1.0
+
+    monkeypatch.setattr(Matrix, "score", score)
+    return m
+
+
+def test_the_first_timing_times_every_declared_cell_of_its_device(
+    monkeypatch: pytest.MonkeyPatch, phases: list[list[str]]
+) -> None:
+    m = _matrix(monkeypatch)
+    m.time_together([REF, A, B, GPU, A])
+    assert m.together == (REF, A, B, GPU)
+    m.timing(B)
+    assert phases == [[B.id, REF.id, A.id]]  # the asked cell first; the GPU cell not yet
+    m.timing(A)
+    m.timing(REF)
+    assert len(phases) == 1  # timed once, in that phase
+    m.timing(GPU)
+    assert phases[1] == [GPU.id]
+
+
+def test_a_member_that_fails_is_left_out_with_its_error(
+    monkeypatch: pytest.MonkeyPatch, phases: list[list[str]]
+) -> None:
+    m = _matrix(monkeypatch)
+    m.time_together([REF, BAD, A])
+    m.timing(A)
+    assert phases == [[A.id, REF.id]]
+    with pytest.raises(RuntimeError, match="torch-int8"):
+        m.measure(BAD)
+
+
+def test_an_undeclared_cell_is_timed_alone(
+    monkeypatch: pytest.MonkeyPatch, phases: list[list[str]]
+) -> None:
+    m = _matrix(monkeypatch)
+    m.timing(A)
+    assert phases == [[A.id]]
+    with pytest.raises(RuntimeError, match="torch-int8"):
+        m.timing(BAD)

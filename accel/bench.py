@@ -208,9 +208,10 @@ def measure_speedups(
     Round ``r`` times, for each cell in turn, one block of reference calls and one block of
     the cell's calls (ABBA: the reference first in even rounds); the order of the cells rotates
     from round to round. So each cell's rounds are spread over the whole timing phase (minutes
-    for a matrix) instead of a few seconds of it: they sample the machine's slow drift, which
-    then shows in the confidence interval and averages out of the speedup, instead of moving
-    the whole measurement at once.
+    for a matrix) instead of a few seconds of it, and every cell meets the same states of the
+    machine: drift slower than a round averages out of the speedup instead of moving one
+    cell's whole measurement. Drift slower than the phase does not; the baseline's margin
+    covers it (README, "The latency decision").
 
     The garbage collector is paused while timing (as ``timeit`` does), and runs between rounds,
     so that collections triggered by whatever else lives in the process do not land in one

@@ -6,7 +6,8 @@ interval (relative), and how many runs' intervals contain the median clean speed
 interval that captured all the noise a run meets would contain it in about 90% of runs.
 
     python benchmarks/interval_coverage.py benchmarks/gate-fidelity-sequential.json \
-        benchmarks/gate-fidelity-sequential-repeat.json benchmarks/gate-fidelity.json
+        benchmarks/gate-fidelity-sequential-repeat.json benchmarks/gate-fidelity.json \
+        benchmarks/gate-fidelity-repeat.json
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from accel import bench
+from accel.predictors import Predictor
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
@@ -118,9 +119,12 @@ def test_a_phase_records_every_cell_with_the_phase_cpu_use(
     clock = Ticking(0.0)
     monkeypatch.setattr(bench, "default_timer", clock)
     ref = Costly(clock, 0.008)
-    cells = {"clean": Costly(clock, 0.002), "slowdown-0.5": Costly(clock, 0.003)}
+    cells: dict[str, Predictor] = {
+        "clean": Costly(clock, 0.002),
+        "slowdown-0.5": Costly(clock, 0.003),
+    }
     plan = gate_fidelity.TimingPlan(warmup=0, rounds=2, block=1)
-    runs = gate_fidelity.measure_phase(ref, cells, ["q"], plan, threads=1)  # type: ignore[arg-type]
+    runs = gate_fidelity.measure_phase(ref, cells, ["q"], plan, threads=1)
     assert sorted(runs) == ["clean", "slowdown-0.5"]
     assert runs["clean"]["speedup"] == pytest.approx(4.0)
     assert runs["slowdown-0.5"]["speedup"] == pytest.approx(8 / 3)

@@ -109,7 +109,10 @@ def test_cells_are_technique_by_device(inner: pytest.Pytester) -> None:
     assert "torch-int8/cuda" not in result.stdout.str()  # not a cuda technique
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="needs the cuda cells skipped")
+@pytest.mark.skipif(
+    torch.cuda.is_available(),
+    reason="checks that skipped cells are left out, using the cuda cells, which run on a GPU",
+)
 def test_the_selected_runnable_cells_are_timed_together(inner: pytest.Pytester) -> None:
     """After -k selection, the cells left (skipped ones aside) are declared to the matrix."""
     inner.makepyfile(

@@ -1,3 +1,3 @@
 """Loads the accel plugin for this repository."""
 
-pytest_plugins = ["accel.pytest_plugin"]
+pytest_plugins = ["accel.plugin.hooks"]

@@ -13,12 +13,12 @@ from accel.techniques import DEVICES, TECHNIQUES
 def _run(args: argparse.Namespace, passthrough: list[str]) -> int:
     import pytest
 
-    from accel import gate
+    from accel.plugin import suite as gate
 
     argv = [
         gate.__file__,
         "-p",
-        "accel.pytest_plugin",
+        "accel.plugin.hooks",
         "-p",
         "no:cacheprovider",
         "-q",
@@ -37,7 +37,7 @@ def _run(args: argparse.Namespace, passthrough: list[str]) -> int:
 
 
 def _show(args: argparse.Namespace, _: list[str]) -> int:
-    from accel.baselines import OPTIONAL_METRICS, BaselineError, read_baseline
+    from accel.gate.baselines import OPTIONAL_METRICS, BaselineError, read_baseline
 
     status = 0
     paths = sorted(Path(args.baselines).glob("*/*.json"))
@@ -63,7 +63,7 @@ def _show(args: argparse.Namespace, _: list[str]) -> int:
 
 
 def _report(args: argparse.Namespace, _: list[str]) -> int:
-    from accel.run_report import ReportError, write_report
+    from accel.reporting.report import ReportError, write_report
 
     try:
         written = write_report(Path(args.run_json), Path(args.out))
@@ -78,10 +78,10 @@ def _report(args: argparse.Namespace, _: list[str]) -> int:
 def _distill_search(args: argparse.Namespace, _: list[str]) -> int:
     import shlex
 
-    from accel.data import load_clinc
-    from accel.distill_search import SearchSpace, run_search
-    from accel.models import load_classifier
+    from accel.artifacts.data import load_clinc
     from accel.techniques.base import BuildContext
+    from accel.techniques.distill_search import SearchSpace, run_search
+    from accel.training.teacher import load_classifier
 
     try:
         space = SearchSpace(

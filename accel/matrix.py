@@ -6,28 +6,18 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
 
 import datasets
 import torch
 
-from accel.bench import (
-    Accuracy,
-    Speedup,
-    ThroughputPlan,
-    TimingPlan,
-    measure_accuracy,
-    measure_speedups,
-    measure_throughput,
-    size_mb,
-)
-from accel.capabilities import cuda_device
-from accel.data import LABEL, TEXT, intent_names, load_clinc
-from accel.latency_gate import SpeedupInterval
-from accel.machine import machine_record
-from accel.models import EMBEDDED, Classifier, load_classifier
-from accel.predictors import Predictor
-from accel.scaling import (
+from accel.artifacts.data import LABEL, TEXT, intent_names, load_clinc
+from accel.artifacts.models import EMBEDDED, Classifier
+from accel.measure.accuracy import measure_accuracy, size_mb
+from accel.measure.capabilities import cuda_device
+from accel.measure.machine import machine_record
+from accel.measure.predictors import Predictor
+from accel.measure.records import Accuracy, Cell, CellResult, Speedup
+from accel.measure.scaling import (
     LENGTH_PREFIX,
     SECONDS_KEY,
     THROUGHPUT_PREFIX,
@@ -35,25 +25,15 @@ from accel.scaling import (
     length_inputs,
     measure_length_sweep,
 )
+from accel.measure.timing import ThroughputPlan, TimingPlan, measure_speedups, measure_throughput
 from accel.techniques import REFERENCE, TECHNIQUES, BuildContext
+from accel.training.teacher import load_classifier
 
 LATENCY_QUERIES = 25  # fixed sample of test utterances cycled through by the latency blocks
 # Ungated throughput, sequences/s at these batch sizes, per device (with the length sweep).
 THROUGHPUT_BATCH_SIZES: dict[str, tuple[int, ...]] = {"cpu": (1, 8, 32), "cuda": (1, 8, 32, 128)}
 # Enough time per batch size for a few batches of 32 on a CPU core; the GPU gets its old second.
 THROUGHPUT_MIN_SECONDS: dict[str, float] = {"cpu": 0.5, "cuda": 1.0}
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One technique on one device."""
-
-    technique: str
-    device: str
-
-    @property
-    def id(self) -> str:
-        return f"{self.technique}/{self.device}"
 
 
 @dataclass(frozen=True)
@@ -74,59 +54,6 @@ class RunConfig:
             raise ValueError(f"`threads` must be >= 1, got {self.threads}")
         if self.batch_size < 1:
             raise ValueError(f"`batch_size` must be >= 1, got {self.batch_size}")
-
-
-@dataclass(frozen=True)
-class CellResult:
-    """Everything measured for one cell, beside the reference on the same device."""
-
-    cell: Cell
-    accuracy: Accuracy
-    size_mb: float
-    timing: Speedup
-    build_seconds: float
-    reference_accuracy: Accuracy
-    reference_size_mb: float
-    machine: dict[str, Any]
-    model: dict[str, str]
-    # Ungated figures, reported as measured: compile_seconds, throughput_seq_per_s.b<N>, ...
-    reported: dict[str, float] = field(default_factory=dict)
-    # Gated figures a technique adds (sparsity, compressed_size_mb, ...).
-    extra_metrics: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def speedup_interval(self) -> SpeedupInterval:
-        """The speedup with its bootstrap confidence interval (see :mod:`accel.latency_gate`)."""
-        return self.timing.interval
-
-    def metrics(self) -> dict[str, float]:
-        """Gated metrics, flat (``latency_ms.p50`` style keys)."""
-        return self.extra_metrics | {
-            "accuracy": self.accuracy.accuracy,
-            "accuracy_in_scope": self.accuracy.accuracy_in_scope,
-            "oos_recall": self.accuracy.oos_recall,
-            "size_mb": self.size_mb,
-            "speedup": self.timing.speedup,
-            "latency_ms.p50": self.timing.cell.p50,
-        }
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "cell": self.cell.id,
-            "metrics": self.metrics() | {"latency_ms": self.timing.cell.as_dict()},
-            "speedup_cv": self.timing.cv,
-            "speedup_ci": self.speedup_interval.as_dict(),
-            "round_speedups": list(self.timing.round_speedups),
-            "reference": {
-                "accuracy": self.reference_accuracy.accuracy,
-                "size_mb": self.reference_size_mb,
-                "latency_ms": self.timing.reference.as_dict(),
-            },
-            "build_seconds": self.build_seconds,
-            "reported": self.reported,
-            "machine": self.machine,
-            "model": self.model,
-        }
 
 
 def unavailable_reason(cell: Cell) -> str | None:
@@ -154,7 +81,7 @@ class Matrix:
 
     Cells declared with :meth:`time_together` are timed in one round-robin phase per device,
     started by the first measurement on that device: each cell's rounds then span the whole
-    phase (see :func:`accel.bench.measure_speedups`). Any other cell is timed alone.
+    phase (see :func:`accel.measure.timing.measure_speedups`). Any other cell is timed alone.
     """
 
     def __init__(self, config: RunConfig) -> None:

@@ -1,8 +1,8 @@
 """Measure the latency gate's two error rates on this machine: false alarms and detection.
 
-Runs the gate's own latency measurement (``accel.bench.measure_speedups``: every cell beside the
-reference in round-robin ABBA rounds, one timing phase) and its own decision
-(``accel.latency_gate.regression_verdict`` against a baseline speedup, with the margin of a
+Runs the gate's own latency measurement (``accel.measure.timing.measure_speedups``: every
+cell beside the reference in round-robin ABBA rounds, one timing phase) and its own decision
+(``accel.gate.latency.regression_verdict`` against a baseline speedup, with the margin of a
 baseline file's speedup tolerance) many times. Each repetition is one timing phase of four
 cells, the way the matrix times its cells together:
 
@@ -41,19 +41,15 @@ import torch
 from slowdown import SlowedPredictor
 from tqdm.auto import tqdm
 
-from accel.baselines import BaselineError, baseline_path, read_baseline
-from accel.bench import BASELINE_ROUNDS, Speedup, TimingPlan, measure_speedups
-from accel.cache import write_text_atomic
-from accel.latency_gate import (
-    LEVEL,
-    N_RESAMPLES,
-    SPEEDUP_MARGIN,
-    SpeedupInterval,
-    regression_verdict,
-)
-from accel.machine import machine_record
-from accel.matrix import Cell, Matrix, RunConfig
-from accel.predictors import Predictor
+from accel.artifacts.cache import write_text_atomic
+from accel.gate.baselines import BaselineError, baseline_path, read_baseline
+from accel.gate.latency import SPEEDUP_MARGIN, regression_verdict
+from accel.matrix import Matrix, RunConfig
+from accel.measure.intervals import LEVEL, N_RESAMPLES, SpeedupInterval
+from accel.measure.machine import machine_record
+from accel.measure.predictors import Predictor
+from accel.measure.records import Cell, Speedup
+from accel.measure.timing import BASELINE_ROUNDS, TimingPlan, measure_speedups
 from accel.techniques import REFERENCE, TECHNIQUES
 
 ROOT = Path(__file__).resolve().parent.parent

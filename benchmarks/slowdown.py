@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
-from accel.predictors import Predictor
+from accel.measure.predictors import Predictor
 
 
 class SlowedPredictor:

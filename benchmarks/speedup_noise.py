@@ -1,9 +1,10 @@
 """Measure how much the gate's speedup estimates move between repeated matrix runs.
 
 The gate's own timing phase (every CPU cell beside the reference, round-robin, TimingPlan
-defaults: ``accel.bench.measure_speedups``) is repeated ``--repeats`` times at each thread count
-and load: an idle machine, and one where a busy process spins on one core. The spread of each
-cell's estimates between phases is what the baseline tolerance on ``speedup`` must absorb.
+defaults: ``accel.measure.timing.measure_speedups``) is repeated ``--repeats`` times at each
+thread count and load: an idle machine, and one where a busy process spins on one core. The
+spread of each cell's estimates between phases is what the baseline tolerance on ``speedup``
+must absorb.
 Results go to a JSON file, with the command that produced them, rewritten after each phase.
 
     python benchmarks/speedup_noise.py --threads 1 --repeats 6 --out benchmarks/speedup-noise.json
@@ -21,9 +22,10 @@ from pathlib import Path
 
 import torch
 
-from accel.bench import TimingPlan, measure_speedups
-from accel.cache import write_text_atomic
-from accel.matrix import Cell, Matrix, RunConfig, unavailable_reason
+from accel.artifacts.cache import write_text_atomic
+from accel.matrix import Matrix, RunConfig, unavailable_reason
+from accel.measure.records import Cell
+from accel.measure.timing import TimingPlan, measure_speedups
 from accel.techniques import TECHNIQUES
 
 

@@ -9,8 +9,8 @@ import pytest
 import torch
 from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
-from accel.data import load_clinc
-from accel.models import Classifier, encoder_dir, state_dict_fingerprint
+from accel.artifacts.data import load_clinc
+from accel.artifacts.models import Classifier, encoder_dir, state_dict_fingerprint
 from accel.techniques import BuildContext
 
 TINY_LABELS = ("oos", "balance", "transfer", "weather", "timer")

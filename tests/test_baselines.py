@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from accel.baselines import (
+from accel.gate.baselines import (
     DIRECTIONS,
     HIGHER,
     REQUIRED_METRICS,
@@ -24,8 +24,9 @@ from accel.baselines import (
     render_baseline,
     write_baseline,
 )
-from accel.latency_gate import SPEEDUP_MARGIN, SpeedupInterval
-from accel.machine import gpu_differs
+from accel.gate.latency import SPEEDUP_MARGIN
+from accel.measure.intervals import SpeedupInterval
+from accel.measure.machine import gpu_differs
 
 unit = st.floats(0, 1, allow_nan=False)
 positive = st.floats(0.01, 1e4, allow_nan=False)

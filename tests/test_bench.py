@@ -7,16 +7,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from accel import bench
-from accel.bench import (
-    Latency,
+from accel.measure import timing as bench
+from accel.measure.accuracy import predict_all, score
+from accel.measure.records import Latency
+from accel.measure.timing import (
     ThroughputPlan,
     TimingPlan,
     measure_speedup,
     measure_speedups,
     measure_throughput,
-    predict_all,
-    score,
 )
 
 

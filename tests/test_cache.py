@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from accel.cache import CACHE_ENV, cache_root, cached_dir, fingerprint, write_text_atomic
+from accel.artifacts.cache import CACHE_ENV, cache_root, cached_dir, fingerprint, write_text_atomic
 
 
 def test_fingerprint_is_order_independent() -> None:

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from accel import capabilities
-from accel.matrix import Cell, unavailable_reason
+from accel.matrix import unavailable_reason
+from accel.measure import capabilities
+from accel.measure.records import Cell
 from accel.techniques import TECHNIQUES
 
 

@@ -6,8 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from accel import data as data_mod
-from accel.data import CLINC_PATH_ENV, DataError, data_fingerprint, intent_names, load_clinc
+from accel.artifacts import data as data_mod
+from accel.artifacts.data import (
+    CLINC_PATH_ENV,
+    DataError,
+    data_fingerprint,
+    intent_names,
+    load_clinc,
+)
 from tests.conftest import write_oos_eval
 
 

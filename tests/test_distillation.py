@@ -13,7 +13,15 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from accel.distillation import (
+from accel.artifacts.models import Classifier
+from accel.techniques import TECHNIQUES, BuildContext
+from accel.techniques.stages.students import (
+    DISTILLED_RECIPE,
+    DISTILLED_SLIMMING,
+    FINETUNED_RECIPE,
+    FINETUNED_SLIMMING,
+)
+from accel.training.distillation import (
     KDConfig,
     StudentRecipe,
     class_ids,
@@ -21,15 +29,7 @@ from accel.distillation import (
     make_student,
     train_student,
 )
-from accel.models import Classifier
-from accel.techniques import TECHNIQUES, BuildContext
-from accel.techniques.distilled import (
-    DISTILLED_RECIPE,
-    DISTILLED_SLIMMING,
-    FINETUNED_RECIPE,
-    FINETUNED_SLIMMING,
-)
-from accel.training import TrainConfig
+from accel.training.finetune import TrainConfig
 
 SEARCH_RESULT = Path(__file__).parent.parent / "benchmarks" / "distill-search.json"
 CLASSES = 5
@@ -190,7 +190,7 @@ def test_trained_student_is_saved_with_its_recipe(
 
 
 def test_student_cells_are_cached(tiny_context: BuildContext) -> None:
-    from accel.techniques.distilled import student
+    from accel.techniques.stages.students import student
 
     first = student(tiny_context, DISTILLED_RECIPE)
     again = student(tiny_context, DISTILLED_RECIPE)
@@ -201,7 +201,7 @@ def test_student_cells_are_cached(tiny_context: BuildContext) -> None:
 
 
 def test_the_distilled_cells_student_is_slimmed_and_cached(tiny_context: BuildContext) -> None:
-    from accel.techniques.distilled import distilled_student, student
+    from accel.techniques.stages.students import distilled_student, student
 
     unslimmed = student(tiny_context, DISTILLED_RECIPE)
     slim = distilled_student(tiny_context)
@@ -257,7 +257,7 @@ def test_beats_contract_compares_with_the_rival() -> None:
 
 
 def test_search_writes_every_trial_and_the_best(tiny_context: BuildContext, tmp_path: Path) -> None:
-    from accel.distill_search import SearchSpace, run_search
+    from accel.techniques.distill_search import SearchSpace, run_search
 
     out = tmp_path / "search.json"
     space = SearchSpace(trials=2, train_fraction=1.0, epochs=(1, 2))
@@ -282,7 +282,7 @@ def test_search_writes_every_trial_and_the_best(tiny_context: BuildContext, tmp_
     ],
 )
 def test_bad_search_space_is_a_clear_error(kwargs: dict[str, object], field: str) -> None:
-    from accel.distill_search import SearchSpace
+    from accel.techniques.distill_search import SearchSpace
 
     with pytest.raises(ValueError, match=f"`{field}`"):
         SearchSpace(**kwargs)  # type: ignore[arg-type]

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from accel import bench
-from accel.predictors import Predictor
+from accel.measure import timing as bench
+from accel.measure.predictors import Predictor
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 

@@ -6,16 +6,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accel.latency_gate import (
-    LEVEL,
-    SpeedupInterval,
+from accel.gate.latency import (
     below_floor,
-    pooled_speedup,
     regression_rule,
     regression_threshold,
     regression_verdict,
-    speedup_interval,
 )
+from accel.measure.intervals import LEVEL, SpeedupInterval, pooled_speedup, speedup_interval
 
 # A few hundred resamples keep the properties fast; the gate uses N_RESAMPLES.
 FAST = 200

@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 from datasets import DatasetDict
 
-from accel.data import load_clinc
-from accel.models import Classifier, ModelError, load_classifier, teacher_key
-from accel.training import TrainConfig
+from accel.artifacts.data import load_clinc
+from accel.artifacts.models import Classifier, ModelError
+from accel.training.finetune import TrainConfig
+from accel.training.teacher import load_classifier, teacher_key
 from tests.conftest import write_oos_eval
 
 

@@ -20,10 +20,11 @@ import os
 import pytest
 
 from accel import matrix
-from accel.bench import Accuracy, Latency, Speedup
+from accel.measure import records
+from accel.measure.records import Accuracy, Latency, Speedup
 from accel.techniques import TECHNIQUES
 
-pytest_plugins = ["accel.pytest_plugin"]
+pytest_plugins = ["accel.plugin.hooks"]
 
 
 def fake_measure(self, cell):
@@ -39,7 +40,7 @@ def fake_measure(self, cell):
         reference_rounds=((0.008,) * 5,) * rounds,
         cell_rounds=((0.008 / speedup,) * 5,) * rounds,
     )
-    return matrix.CellResult(
+    return records.CellResult(
         cell=cell, accuracy=Accuracy(acc, acc, 0.5, 5500), size_mb=20.0,
         timing=timing, build_seconds=0.1,
         reference_accuracy=Accuracy(0.87, 0.96, 0.5, 5500), reference_size_mb=90.0,
@@ -65,7 +66,7 @@ def fake_matrix(monkeypatch):
         technique = dataclasses.replace(TECHNIQUES[name], known_accuracy_shortfall=text)
         monkeypatch.setitem(TECHNIQUES, name, technique)
 """
-INNER_TEST = "from accel.gate import test_baseline, test_contract  # noqa: F401\n"
+INNER_TEST = "from accel.plugin.suite import test_baseline, test_contract  # noqa: F401\n"
 ARGS = ("--accel-techniques=ort-int8", "--accel-device=cpu", "-p", "no:cacheprovider")
 
 
@@ -145,7 +146,7 @@ def test_cells_without_their_instruction_set_skip_with_the_reason(
     inner.makeconftest(
         INNER_CONFTEST
         + """
-from accel import capabilities
+from accel.measure import capabilities
 
 _real_flags = capabilities.cpu_flags
 

@@ -8,9 +8,10 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from accel.matrix import Cell, unavailable_reason
-from accel.models import Classifier
-from accel.predictors import OrtPredictor, Predictor, TorchPredictor
+from accel.artifacts.models import Classifier
+from accel.matrix import unavailable_reason
+from accel.measure.predictors import OrtPredictor, Predictor, TorchPredictor
+from accel.measure.records import Cell
 from accel.techniques import TECHNIQUES, BuildContext
 from tests.conftest import TINY_LABELS
 
@@ -145,13 +146,13 @@ def test_torch_compile_compiles_in_the_build_only(tiny_context: BuildContext) ->
     assert counters["stats"]["unique_graphs"] == graphs
 
 
-def test_fp16_graph_is_half_the_fp32_graph(tiny_context: BuildContext) -> None:
+def testfp16_graph_is_half_the_fp32_graph(tiny_context: BuildContext) -> None:
     """The ort-fp16 artifact builds without a GPU: fp16 weights, fp32 logits, int64 inputs."""
     import onnx
 
-    from accel.techniques.onnx_runtime import _fp16_graph, fused_graph
+    from accel.techniques.stages.onnx import fp16_graph, fused_graph
 
-    fp16, fp32 = _fp16_graph(tiny_context), fused_graph(tiny_context)
+    fp16, fp32 = fp16_graph(tiny_context), fused_graph(tiny_context)
     assert 0.45 < fp16.stat().st_size / fp32.stat().st_size < 0.55
     graph = onnx.load(str(fp16)).graph
     float_types = {i.data_type for i in graph.initializer} - {onnx.TensorProto.INT64}

@@ -17,11 +17,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from accel.distillation import KDConfig
-from accel.models import Classifier
-from accel.predictors import TorchPredictor
-from accel.prune_training import SparseRecipe, load_sparse_model, train_sparse
-from accel.pruning import (
+from accel.artifacts.models import Classifier
+from accel.measure.predictors import TorchPredictor
+from accel.techniques import TECHNIQUES, BuildContext
+from accel.techniques.pruned import MAGNITUDE_RECIPE, MOVEMENT_RECIPE
+from accel.training.distillation import KDConfig
+from accel.training.finetune import TrainConfig
+from accel.training.prune_training import SparseRecipe, load_sparse_model, train_sparse
+from accel.training.pruning import (
     CubicSchedule,
     MagnitudePruner,
     MovementPruner,
@@ -29,10 +32,7 @@ from accel.pruning import (
     encoder_linears,
     weight_sparsity,
 )
-from accel.sparse_format import load_sparse, save_sparse
-from accel.techniques import TECHNIQUES, BuildContext
-from accel.techniques.pruned import MAGNITUDE_RECIPE, MOVEMENT_RECIPE
-from accel.training import TrainConfig
+from accel.training.sparse_format import load_sparse, save_sparse
 
 fractions = st.floats(0.0, 0.99, allow_nan=False)
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from accel.cli import main
-from accel.run_report import ReportError, read_run, write_report
+from accel.reporting.report import ReportError, read_run, write_report
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

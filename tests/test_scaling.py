@@ -9,10 +9,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from accel import matrix as matrix_module
-from accel.matrix import Cell, Matrix, RunConfig
-from accel.models import Classifier
-from accel.predictors import TorchPredictor
-from accel.scaling import (
+from accel.artifacts.models import Classifier
+from accel.matrix import Matrix, RunConfig
+from accel.measure.predictors import TorchPredictor
+from accel.measure.records import Cell
+from accel.measure.scaling import (
     LENGTH_PREFIX,
     SECONDS_KEY,
     THROUGHPUT_PREFIX,

@@ -11,11 +11,13 @@ import pytest
 import torch
 from transformers import PreTrainedModel
 
-from accel.distillation import KDConfig
-from accel.models import Classifier
-from accel.predictors import TorchPredictor
-from accel.prune_training import StructuredRecipe, train_structured
-from accel.structured import (
+from accel.artifacts.models import Classifier
+from accel.measure.predictors import TorchPredictor
+from accel.techniques import TECHNIQUES, BuildContext
+from accel.training.distillation import KDConfig
+from accel.training.finetune import TrainConfig
+from accel.training.prune_training import StructuredRecipe, train_structured
+from accel.training.structured import (
     HEADS_ATTRIBUTE,
     Importance,
     LayerShape,
@@ -25,8 +27,6 @@ from accel.structured import (
     prune_structure,
     shape_of,
 )
-from accel.techniques import TECHNIQUES, BuildContext
-from accel.training import TrainConfig
 
 TEXTS = ["check my balance", "send money to mom", "is it raining", "set a timer", "hi there"]
 LABELS = [1, 2, 3, 4, 0]

@@ -9,8 +9,8 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from accel.latency_gate import SpeedupInterval
-from accel.predictors import TorchPredictor
+from accel.measure.intervals import SpeedupInterval
+from accel.measure.predictors import TorchPredictor
 from accel.techniques import TECHNIQUES, BuildContext, Contract, compiled
 from accel.techniques.base import Technique
 

@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 
 from accel import matrix as matrix_module
-from accel.bench import Accuracy, Latency, Speedup, TimingPlan
-from accel.matrix import Cell, Matrix, RunConfig
-from accel.predictors import Predictor
+from accel.matrix import Matrix, RunConfig
+from accel.measure.predictors import Predictor
+from accel.measure.records import Accuracy, Cell, Latency, Speedup
+from accel.measure.timing import TimingPlan
 
 REF, A, B, BAD = (Cell(t, "cpu") for t in ("fp32", "ort-int8", "ort-fp32", "torch-int8"))
 GPU = Cell("fp16", "cuda")

@@ -5,8 +5,9 @@ Heavy imports (onnxruntime) happen inside the builders that need them.
 
 from __future__ import annotations
 
-from accel.capabilities import inductor_cpu, native_bf16, ort_cuda
-from accel.techniques.base import BuildContext, Contract, Technique
+from accel.gate.contracts import Contract
+from accel.measure.capabilities import inductor_cpu, native_bf16, ort_cuda
+from accel.techniques.base import BuildContext, Technique
 from accel.techniques.compiled import build_torch_compile
 from accel.techniques.distilled import (
     build_distilled,

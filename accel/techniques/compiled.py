@@ -21,7 +21,7 @@ from typing import cast
 
 import torch
 
-from accel.predictors import Predictor, TorchPredictor
+from accel.measure.predictors import Predictor, TorchPredictor
 from accel.techniques.base import BuildContext
 
 # One batch per graph: batch 1 (the latency path) and a padded batch of 2 (the accuracy path).

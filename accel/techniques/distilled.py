@@ -3,7 +3,7 @@
 The student is built in two cached stages: 4 of the reference's 6 layers are cut out and
 trained with the distillation loss (``DISTILLED_RECIPE``); then half of every layer's
 feed-forward neurons are removed by importance and the smaller student is fine-tuned again
-(``DISTILLED_SLIMMING``, the structured pruning of ``accel.structured``).
+(``DISTILLED_SLIMMING``, the structured pruning of ``accel.training.structured``).
 ``finetuned-student`` is the same student built on the labels alone (``alpha = 1`` in both
 stages): the honest comparison for ``distilled``. The default recipe's ``alpha``,
 ``temperature`` and ``epochs`` come from ``accel distill-search`` (recorded in
@@ -12,112 +12,19 @@ stages): the honest comparison for ``distilled``. The default recipe's ``alpha``
 
 from __future__ import annotations
 
-import dataclasses
-from pathlib import Path
-
-import datasets
-import numpy as np
-from transformers import AutoModelForSequenceClassification
-
-from accel.data import LABEL, TEXT, data_fingerprint, intent_names
-from accel.distillation import (
-    KDConfig,
-    StudentRecipe,
-    class_ids,
-    compute_teacher_logits,
-    train_student,
-)
-from accel.models import Classifier, state_dict_fingerprint
-from accel.predictors import Predictor, TorchPredictor
-from accel.prune_training import StructuredRecipe, train_structured
-from accel.structured import Structure, load_structured
+from accel.artifacts.models import Classifier
+from accel.measure.predictors import Predictor, TorchPredictor
 from accel.techniques.base import BuildContext
-from accel.techniques.onnx_runtime import ort_predictor, quantized_graph
-from accel.techniques.pytorch import quantize_linear_int8
-from accel.training import TrainConfig
-
-LOGITS_FILE = "train_logits.npy"
-DISTILLED_RECIPE = StudentRecipe(
-    # Keep the first and the last layer (whose output the head was tuned on) and two between.
-    # Measured before any training, validation accuracy of the cut teacher: (0, 2, 3, 5) 0.849,
-    # (0, 3, 4, 5) 0.845, (0, 1, 3, 5) 0.845, (0, 2, 4, 5) 0.844; 3 layers: (0, 3, 5) 0.738,
-    # DistilBERT's every-other (0, 2, 4) 0.106. The 3-layer (0, 3, 5) student was 13x faster
-    # in ONNX Runtime int8 but kept only 98.8% of the accuracy; this one, unslimmed, kept
-    # 99.6% but was only 9.2-11x faster (README).
-    layers=(0, 2, 3, 5),
-    # The best of 8 Optuna trials (benchmarks/distill-search.json): validation accuracy 0.9245
-    # against 0.9132-0.9242 for the others; the trials differ little.
-    kd=KDConfig(alpha=0.566, temperature=4.31),
-    train=TrainConfig(epochs=6, batch_size=32, learning_rate=2e-4, seed=42, threads=2),
+from accel.techniques.stages.onnx import ort_predictor, quantized_graph
+from accel.techniques.stages.quantize import quantize_linear_int8
+from accel.techniques.stages.students import (
+    DISTILLED_RECIPE,
+    DISTILLED_SLIMMING,
+    FINETUNED_RECIPE,
+    FINETUNED_SLIMMING,
+    distilled_student,
+    student,
 )
-FINETUNED_RECIPE = dataclasses.replace(DISTILLED_RECIPE, kd=KDConfig(alpha=1.0, temperature=1.0))
-# Half the feed-forward neurons (768 of 1,536) of every student layer, then 2 epochs with the
-# same loss. Measured on the 4-layer student: test accuracy 0.8611 -> 0.8609 in PyTorch, and in
-# ONNX Runtime int8 0.8596 -> 0.8565 while the speedup went from 9.7x to 13.4x.
-DISTILLED_SLIMMING = StructuredRecipe(
-    structure=Structure(heads=1.0, neurons=0.5),
-    kd=DISTILLED_RECIPE.kd,
-    train=TrainConfig(epochs=2, batch_size=32, learning_rate=1e-4, seed=42, threads=2),
-)
-FINETUNED_SLIMMING = dataclasses.replace(DISTILLED_SLIMMING, kd=FINETUNED_RECIPE.kd)
-
-
-def _dataset(ctx: BuildContext) -> datasets.DatasetDict:
-    if ctx.data is None:
-        raise ValueError("distillation techniques need the dataset in the build context")
-    return ctx.data
-
-
-def teacher_logits(ctx: BuildContext, max_length: int) -> np.ndarray:
-    """The reference's logits over the train split, computed once and cached."""
-    data = _dataset(ctx)
-
-    def build(out: Path) -> None:
-        logits = compute_teacher_logits(
-            ctx.reference, data["train"][TEXT], max_length, threads=max(ctx.threads, 2)
-        )
-        np.save(out / LOGITS_FILE, logits)
-
-    recipe = {"stage": "teacher-logits", "data": data_fingerprint(data), "max_length": max_length}
-    return np.load(ctx.artifact("teacher-logits", recipe, build) / LOGITS_FILE)
-
-
-def student(
-    ctx: BuildContext, recipe: StudentRecipe, slimming: StructuredRecipe | None = None
-) -> Classifier:
-    """The cached student of the reference trained with ``recipe``, then (with ``slimming``)
-    structurally pruned and fine-tuned again, also cached."""
-    data = _dataset(ctx)
-    train = data["train"]
-    labels = class_ids(ctx.reference.labels, intent_names(data), train[LABEL])
-
-    def soft(alpha: float, max_length: int) -> np.ndarray | None:
-        return teacher_logits(ctx, max_length) if alpha < 1.0 else None
-
-    def build(out: Path) -> None:
-        logits = soft(recipe.kd.alpha, recipe.train.max_length)
-        desc = "distilling the student" if logits is not None else "fine-tuning the student"
-        train_student(ctx.reference, train[TEXT], labels, recipe, logits, out, desc)
-
-    key = recipe.as_dict() | {"data": data_fingerprint(data)}
-    path = ctx.artifact("student", key, build)
-    model = AutoModelForSequenceClassification.from_pretrained(str(path)).eval()
-    ref = ctx.reference
-    if slimming is not None:
-        trained = Classifier(model, ref.tokenizer, ref.labels, str(path), "")
-
-        def slim(out: Path) -> None:
-            logits = soft(slimming.kd.alpha, slimming.train.max_length)
-            train_structured(trained, train[TEXT], labels, logits, slimming, out)
-
-        path = ctx.artifact("student", {"student": key, "slimming": slimming.as_dict()}, slim)
-        model = load_structured(path)
-    return Classifier(model, ref.tokenizer, ref.labels, str(path), state_dict_fingerprint(model))
-
-
-def distilled_student(ctx: BuildContext) -> Classifier:
-    """The student of the ``distilled*`` cells: distilled, slimmed, distilled again."""
-    return student(ctx, DISTILLED_RECIPE, DISTILLED_SLIMMING)
 
 
 def _torch(name: str, clf: Classifier, ctx: BuildContext, quantize: bool = False) -> Predictor:
@@ -162,17 +69,3 @@ def build_distilled_ort_int8(ctx: BuildContext) -> Predictor:
         trained_fingerprint=clf.fingerprint,
     )
 
-
-__all__ = [
-    "DISTILLED_RECIPE",
-    "DISTILLED_SLIMMING",
-    "FINETUNED_RECIPE",
-    "FINETUNED_SLIMMING",
-    "build_distilled",
-    "build_distilled_ort_int8",
-    "build_distilled_torch_int8",
-    "build_finetuned_student",
-    "distilled_student",
-    "student",
-    "teacher_logits",
-]

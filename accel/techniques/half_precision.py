@@ -12,7 +12,7 @@ import copy
 
 import torch
 
-from accel.predictors import Predictor, TorchPredictor
+from accel.measure.predictors import Predictor, TorchPredictor
 from accel.techniques.base import BuildContext
 
 

@@ -16,12 +16,15 @@ import datasets
 import numpy as np
 from transformers import PreTrainedModel
 
-from accel.bench import MB
-from accel.data import LABEL, TEXT, data_fingerprint, intent_names
-from accel.distillation import KDConfig, class_ids
-from accel.models import state_dict_fingerprint
-from accel.predictors import Predictor, TorchPredictor
-from accel.prune_training import (
+from accel.artifacts.data import LABEL, TEXT, data_fingerprint, intent_names
+from accel.artifacts.models import state_dict_fingerprint
+from accel.measure.accuracy import MB
+from accel.measure.predictors import Predictor, TorchPredictor
+from accel.techniques.base import BuildContext
+from accel.techniques.stages.students import DISTILLED_RECIPE, teacher_logits
+from accel.training.distillation import KDConfig, class_ids
+from accel.training.finetune import TrainConfig
+from accel.training.prune_training import (
     SPARSE_WEIGHTS,
     SparseRecipe,
     StructuredRecipe,
@@ -29,11 +32,8 @@ from accel.prune_training import (
     train_sparse,
     train_structured,
 )
-from accel.pruning import encoder_linears, weight_sparsity
-from accel.structured import Structure, load_structured, shape_of
-from accel.techniques.base import BuildContext
-from accel.techniques.distilled import DISTILLED_RECIPE, teacher_logits
-from accel.training import TrainConfig
+from accel.training.pruning import encoder_linears, weight_sparsity
+from accel.training.structured import Structure, load_structured, shape_of
 
 # The reference teaches its pruned copies with the distillation search's loss weights.
 PRUNING_KD = DISTILLED_RECIPE.kd

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import copy
-import warnings
 
-import torch
-
-from accel.predictors import Predictor, TorchPredictor
+from accel.measure.predictors import Predictor, TorchPredictor
 from accel.techniques.base import BuildContext
+from accel.techniques.stages.quantize import quantize_linear_int8
 
 
 def build_fp32(ctx: BuildContext) -> Predictor:
@@ -24,17 +22,6 @@ def build_fp32(ctx: BuildContext) -> Predictor:
         device=ctx.device,
         max_positions=ref.model.config.max_position_embeddings,
     )
-
-
-def quantize_linear_int8(model: torch.nn.Module) -> torch.nn.Module:
-    """A CPU copy of ``model`` with every ``nn.Linear`` dynamically quantized to int8."""
-    with warnings.catch_warnings():
-        # torch.ao.quantization announces its move to torchao; the API still works.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        warnings.simplefilter("ignore", FutureWarning)
-        return torch.ao.quantization.quantize_dynamic(
-            copy.deepcopy(model).cpu(), {torch.nn.Linear}, dtype=torch.qint8
-        )
 
 
 def build_torch_int8(ctx: BuildContext) -> Predictor:

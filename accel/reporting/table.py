@@ -12,10 +12,10 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from accel.baselines import Baseline
-from accel.latency_gate import LEVEL
-from accel.matrix import CellResult
-from accel.scaling import LENGTH_PREFIX, SECONDS_KEY, THROUGHPUT_PREFIX
+from accel.gate.baselines import Baseline
+from accel.measure.intervals import LEVEL
+from accel.measure.records import CellResult
+from accel.measure.scaling import LENGTH_PREFIX, SECONDS_KEY, THROUGHPUT_PREFIX
 
 
 @dataclass

@@ -4,7 +4,7 @@ Both start from a copy of the fine-tuned reference and train on the train split 
 distillation loss against the reference's cached logits (the reference is its own teacher).
 A sparse model is saved as its config, tokenizer and compressed weights
 (:mod:`accel.sparse_format`); a structured one with ``save_pretrained`` (see
-:func:`accel.structured.load_structured`).
+:func:`accel.training.structured.load_structured`).
 """
 
 from __future__ import annotations
@@ -20,10 +20,11 @@ import numpy as np
 import torch
 from transformers import AutoConfig, AutoModelForSequenceClassification, PreTrainedModel
 
-from accel.cache import write_text_atomic
-from accel.distillation import KDConfig, distillation_loss
-from accel.models import Classifier
-from accel.pruning import (
+from accel.artifacts.cache import write_text_atomic
+from accel.artifacts.models import Classifier
+from accel.training.distillation import KDConfig, distillation_loss
+from accel.training.finetune import LossFn, TrainConfig, fine_tune, training_steps
+from accel.training.pruning import (
     SCORE_INITS,
     CubicSchedule,
     MagnitudePruner,
@@ -33,9 +34,8 @@ from accel.pruning import (
     progress,
     weight_sparsity,
 )
-from accel.sparse_format import load_sparse, save_sparse
-from accel.structured import LayerShape, Structure, importance_scores, prune_structure
-from accel.training import LossFn, TrainConfig, fine_tune, training_steps
+from accel.training.sparse_format import load_sparse, save_sparse
+from accel.training.structured import LayerShape, Structure, importance_scores, prune_structure
 
 SPARSE_WEIGHTS = "model.sparse.safetensors"
 RECORD = "accel_recipe.json"

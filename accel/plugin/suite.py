@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-from accel.matrix import Cell
-from accel.models import EMBEDDED
-from accel.predictors import OrtPredictor
-from accel.pytest_plugin import AccelState, check_baseline, check_contract, measure
+from accel.artifacts.models import EMBEDDED
+from accel.measure.predictors import OrtPredictor
+from accel.measure.records import Cell
+from accel.plugin.hooks import AccelState, check_baseline, check_contract, measure
 
 # The embedded teacher's promised test accuracy (issue: >= 0.86; the book's BERT-base: 0.867).
 EMBEDDED_TEACHER_FLOOR = 0.86

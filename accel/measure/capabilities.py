@@ -11,7 +11,7 @@ import platform
 from collections.abc import Callable
 from pathlib import Path
 
-from accel.machine import cpu_name
+from accel.measure.machine import cpu_name
 
 Requirement = Callable[[str], "str | None"]  # device -> why unavailable here, or None
 

@@ -20,13 +20,13 @@ from typing import Any
 import numpy as np
 from transformers import AutoModelForSequenceClassification
 
-from accel.bench import measure_accuracy
-from accel.cache import write_text_atomic
-from accel.data import LABEL, TEXT, intent_names
-from accel.distillation import KDConfig, StudentRecipe, class_ids, train_student
-from accel.predictors import TorchPredictor
+from accel.artifacts.cache import write_text_atomic
+from accel.artifacts.data import LABEL, TEXT, intent_names
+from accel.measure.accuracy import measure_accuracy
+from accel.measure.predictors import TorchPredictor
 from accel.techniques.base import BuildContext
-from accel.techniques.distilled import DISTILLED_RECIPE, teacher_logits
+from accel.techniques.stages.students import DISTILLED_RECIPE, teacher_logits
+from accel.training.distillation import KDConfig, StudentRecipe, class_ids, train_student
 
 SCHEMA = "accel-distill-search/1"
 

@@ -15,7 +15,7 @@ from itertools import cycle, islice
 from pytest_benchmark.timers import default_timer
 from transformers import PreTrainedTokenizerBase
 
-from accel.predictors import Predictor
+from accel.measure.predictors import Predictor
 
 SWEEP_LENGTHS = (16, 32, 64, 128, 256, 512)
 # Keys of the figures in a cell's ``reported`` mapping (and the run JSON).

@@ -1,44 +1,28 @@
-"""The latency decision: a bootstrap confidence interval of the speedup, and the rules on it.
+"""The speedup's confidence interval: a cluster bootstrap over interleaved timing rounds.
 
 The gate times the reference and the cell in interleaved rounds (one block of calls each, ABBA
 order). The speedup is the reference's p50 over the cell's p50, pooled over every round. Its
 confidence interval comes from ``scipy.stats.bootstrap`` (percentile method, fixed seed) that
 resamples whole rounds: a round's two blocks stay together, so the pairing that cancels the
-machine's drift survives the resampling (a cluster bootstrap).
-
-Each rule uses one bound of a two-sided 90% interval, that is a one-sided 95% confidence bound:
-
-* baseline regression: worse when the upper bound is below ``(1 - margin) x baseline``; better
-  (a hint that the baseline is stale) when the lower bound is above ``(1 + margin) x baseline``;
-* contract floor: broken when the upper bound is below the floor.
-
-The interval covers the noise between rounds of one run. The margin covers what one run cannot
-see: the figure itself moves between runs and with the machine's load (see
-:data:`SPEEDUP_MARGIN`).
+machine's drift survives the resampling. The rules that decide on it live in
+:mod:`accel.gate.latency`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
 LEVEL = 0.90  # two-sided: each bound is a one-sided 95% confidence bound
-N_RESAMPLES = 2000
-SEED = 0
-# The baseline rule's margin, the default `tolerances.speedup.rel` of a baseline file: 2.5 times
-# the speedup's measured spread between runs. The fidelity benchmark (ort-int8 vs fp32, the
-# noisiest cell; 1 thread, 20 rounds; cells timed together, round-robin; a 60-round baseline;
-# benchmarks/gate-fidelity.json and -repeat.json) measured a between-run CV of 4.3-5.1%, and at
-# 12.5% no false alarm in 2 x 80 clean runs and 98.75% / 97.5% of 25% slowdowns caught; 15%
-# caught 93.75% / 92.5%, 10% caught all with no false alarm. 12.5% rather than 10%: the figure
-# also drifts between sessions, more than within one benchmark (README, "The latency decision").
-SPEEDUP_MARGIN = 0.125
 
-Verdict = Literal["ok", "better", "worse"]
+
+N_RESAMPLES = 2000
+
+
+SEED = 0
 
 
 @dataclass(frozen=True)
@@ -145,38 +129,3 @@ def speedup_interval(
     low = min(float(result.confidence_interval.low), point)
     high = max(float(result.confidence_interval.high), point)
     return SpeedupInterval(point, low, high, level, len(ref))
-
-
-def regression_threshold(baseline: float, margin: float) -> float:
-    """The speedup whose upper bound a run must reach: ``(1 - margin) x baseline``."""
-    if not (np.isfinite(baseline) and baseline > 0):
-        raise ValueError(f"`baseline` must be a finite number > 0, got {baseline}")
-    if not 0 <= margin < 1:
-        raise ValueError(f"`margin` must be in [0, 1), got {margin}")
-    return (1 - margin) * baseline
-
-
-def regression_verdict(interval: SpeedupInterval, baseline: float, margin: float) -> Verdict:
-    """``worse`` when even the upper bound is below ``(1 - margin) x baseline``; ``better`` when
-    even the lower bound is above ``(1 + margin) x baseline``; else ``ok``."""
-    if interval.high < regression_threshold(baseline, margin):
-        return "worse"
-    if interval.low > (1 + margin) * baseline:
-        return "better"
-    return "ok"
-
-
-def regression_rule(interval: SpeedupInterval, baseline: float, margin: float) -> str:
-    """The rule and the numbers it was applied to, for a failure message."""
-    threshold = regression_threshold(baseline, margin)
-    relation = "<" if interval.high < threshold else ">="
-    return (
-        f"speedup {interval.describe()}, baseline {baseline:.2f}x: the rule fails a run when the "
-        f"CI's upper bound is below (1 - {margin * 100:g}%) x baseline = {threshold:.2f}x; here "
-        f"{interval.high:.2f}x {relation} {threshold:.2f}x"
-    )
-
-
-def below_floor(interval: SpeedupInterval, floor: float) -> bool:
-    """True when even the upper bound of the speedup is below a contract's floor."""
-    return interval.high < floor

@@ -21,9 +21,9 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 from transformers import AutoModelForSequenceClassification, PreTrainedModel
 
-from accel.cache import write_text_atomic
-from accel.models import Classifier
-from accel.training import TrainConfig, fine_tune
+from accel.artifacts.cache import write_text_atomic
+from accel.artifacts.models import Classifier
+from accel.training.finetune import TrainConfig, fine_tune
 
 _STUDENT_FORMAT = "student-v1"  # bump when the build procedure changes
 _LAYER_KEY = re.compile(r"^(?P<prefix>.*\bencoder\.layer\.)(?P<index>\d+)(?P<rest>\..*)$")

@@ -18,7 +18,10 @@ from typing import Any, Literal
 import pytest
 
 from accel import __version__
-from accel.baselines import (
+from accel.artifacts.cache import write_text_atomic
+from accel.artifacts.data import CLINC_PATH_ENV
+from accel.artifacts.models import EMBEDDED
+from accel.gate.baselines import (
     Baseline,
     BaselineError,
     baseline_path,
@@ -29,23 +32,13 @@ from accel.baselines import (
     render_baseline,
     write_baseline,
 )
-from accel.bench import BASELINE_ROUNDS, TimingPlan
-from accel.cache import write_text_atomic
-from accel.data import CLINC_PATH_ENV
-from accel.latency_gate import LEVEL
-from accel.machine import gpu_differs, same_machine
-from accel.matrix import (
-    THROUGHPUT_BATCH_SIZES,
-    Cell,
-    CellResult,
-    Matrix,
-    RunConfig,
-    all_cells,
-    unavailable_reason,
-)
-from accel.models import EMBEDDED
-from accel.report import Outcome, markdown_table, results_document, terminal_table
-from accel.scaling import SWEEP_LENGTHS
+from accel.matrix import THROUGHPUT_BATCH_SIZES, Matrix, RunConfig, all_cells, unavailable_reason
+from accel.measure.intervals import LEVEL
+from accel.measure.machine import gpu_differs, same_machine
+from accel.measure.records import Cell, CellResult
+from accel.measure.scaling import SWEEP_LENGTHS
+from accel.measure.timing import BASELINE_ROUNDS, TimingPlan
+from accel.reporting.table import Outcome, markdown_table, results_document, terminal_table
 from accel.techniques import DEVICES, TECHNIQUES
 
 PLUGIN_NAME = "accel_state"

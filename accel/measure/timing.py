@@ -1,4 +1,4 @@
-"""Measurement: accuracy through ``evaluate``, serialized size, and interleaved latency.
+"""Latency: interleaved timing of every cell beside the reference, and throughput.
 
 Latency is timed end to end for one query (tokenization included), after warm-up, with
 pytest-benchmark's timer and statistics. A cell's speedup is the reference's p50 over the
@@ -14,65 +14,13 @@ import gc
 import math
 import statistics
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
-from functools import cached_property, lru_cache
-from importlib import resources
-from typing import Any
+from dataclasses import dataclass
 
-import numpy as np
-from pytest_benchmark.stats import Stats
 from pytest_benchmark.timers import default_timer
 from tqdm.auto import tqdm
 
-from accel.latency_gate import SpeedupInterval, speedup_interval
-from accel.predictors import Predictor
-
-MB = 1_000_000
-OOS = "oos"
-
-
-@dataclass(frozen=True)
-class Accuracy:
-    """Accuracy on a labelled split: overall, in-scope, and out-of-scope recall."""
-
-    accuracy: float
-    accuracy_in_scope: float
-    oos_recall: float
-    n: int
-
-
-@dataclass(frozen=True)
-class Latency:
-    """Statistics of per-call latencies, in milliseconds."""
-
-    count: int
-    mean: float
-    std: float
-    p50: float
-    p90: float
-    p99: float
-
-    @classmethod
-    def from_values(cls, seconds: Sequence[float]) -> Latency:
-        """Summarize per-call durations given in seconds."""
-        if not seconds:
-            raise ValueError("`seconds` must not be empty")
-        stats = Stats()
-        for value in seconds:
-            stats.update(value)
-        p90, p99 = np.percentile(np.asarray(seconds), [90, 99])
-        return cls(
-            count=stats.rounds,
-            mean=stats.mean * 1e3,
-            std=stats.stddev * 1e3,
-            p50=stats.median * 1e3,
-            p90=float(p90) * 1e3,
-            p99=float(p99) * 1e3,
-        )
-
-    def as_dict(self) -> dict[str, float]:
-        return {k: v for k, v in asdict(self).items() if k != "count"}
-
+from accel.measure.predictors import Predictor
+from accel.measure.records import Latency, Speedup
 
 # Timing rounds of a baseline update: three times a gate run's, so that the baseline's own
 # error is small beside that of the run it judges (README, "The latency decision").
@@ -98,87 +46,6 @@ class TimingPlan:
             raise ValueError(f"`block` must be >= 1, got {self.block}")
         if self.warmup < 0:
             raise ValueError(f"`warmup` must be >= 0, got {self.warmup}")
-
-
-@dataclass(frozen=True)
-class Speedup:
-    """A cell's latency beside the reference's, timed interleaved in one process.
-
-    ``reference_rounds[i]`` and ``cell_rounds[i]`` are the call durations (seconds) of round
-    ``i``'s two blocks: what the confidence interval of the speedup resamples.
-    """
-
-    cell: Latency
-    reference: Latency
-    speedup: float
-    round_speedups: tuple[float, ...]
-    reference_rounds: tuple[tuple[float, ...], ...] = ()
-    cell_rounds: tuple[tuple[float, ...], ...] = ()
-
-    @property
-    def cv(self) -> float:
-        """Coefficient of variation of the per-round speedups."""
-        if len(self.round_speedups) < 2:
-            return 0.0
-        return statistics.stdev(self.round_speedups) / statistics.mean(self.round_speedups)
-
-    @cached_property
-    def interval(self) -> SpeedupInterval:
-        """The speedup's bootstrap confidence interval over the rounds (seeded)."""
-        return speedup_interval(self.reference_rounds, self.cell_rounds)
-
-
-@lru_cache(maxsize=1)
-def _intent_metric() -> Any:
-    import evaluate
-
-    path = resources.files("accel.metrics") / "intent_accuracy" / "intent_accuracy.py"
-    return evaluate.load(str(path))
-
-
-def score(predictions: Sequence[str], references: Sequence[str]) -> Accuracy:
-    """Accuracy, in-scope accuracy and out-of-scope recall, through ``evaluate``."""
-    if len(predictions) != len(references):
-        raise ValueError(f"{len(predictions)} predictions for {len(references)} references")
-    result = _intent_metric().compute(
-        predictions=list(predictions), references=list(references), oos_label=OOS
-    )
-    return Accuracy(
-        accuracy=float(result["accuracy"]),
-        accuracy_in_scope=float(result["accuracy_in_scope"]),
-        oos_recall=float(result["oos_recall"]),
-        n=int(result["n"]),
-    )
-
-
-def predict_all(
-    predictor: Predictor, texts: Sequence[str], batch_size: int = 64, desc: str = "predicting"
-) -> list[str]:
-    """Predict every text in batches of similar length (less padding), in input order."""
-    if batch_size < 1:
-        raise ValueError(f"`batch_size` must be >= 1, got {batch_size}")
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    out: list[str] = [""] * len(texts)
-    for start in tqdm(
-        range(0, len(order), batch_size), desc=desc, unit="batch", mininterval=5.0, leave=False
-    ):
-        idx = order[start : start + batch_size]
-        for i, label in zip(idx, predictor.predict([texts[i] for i in idx]), strict=True):
-            out[i] = label
-    return out
-
-
-def measure_accuracy(
-    predictor: Predictor, texts: Sequence[str], references: Sequence[str], batch_size: int = 64
-) -> Accuracy:
-    """Score ``predictor`` on every example (batched)."""
-    predictions = predict_all(predictor, texts, batch_size, desc=f"accuracy {predictor.name}")
-    return score(predictions, references)
-
-
-def size_mb(predictor: Predictor) -> float:
-    """Serialized size in MB (10^6 bytes)."""
-    return predictor.size_bytes() / MB
 
 
 def _time_block(predictor: Predictor, queries: Sequence[str], n: int, out: list[float]) -> None:
@@ -342,8 +209,3 @@ def measure_throughput(
                 break
         out[size] = done * size / elapsed if elapsed > 0 else math.inf
     return out
-
-
-def is_finite(value: float) -> bool:
-    """True for a real, finite number."""
-    return isinstance(value, (int, float)) and math.isfinite(value)

@@ -58,7 +58,7 @@ class _TokenizingPredictor:
         # Ungated figures measured while building (e.g. ``compile_seconds``), reported as is.
         self.reported: dict[str, float] = {}
         # Gated figures beyond accuracy, size and speed (e.g. ``sparsity``): compared with the
-        # baseline like the others (see accel.baselines.DIRECTIONS).
+        # baseline like the others (see accel.gate.baselines.DIRECTIONS).
         self.extra_metrics: dict[str, float] = {}
 
     def predict(self, texts: Sequence[str]) -> list[str]:

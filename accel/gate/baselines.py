@@ -3,7 +3,7 @@
 Every gated metric has a direction: a change for the better never fails (it is reported as
 "better", a hint to refresh the baseline); a change for the worse fails once it exceeds the
 tolerance. That makes the decision monotone in each metric. The speedup, when its confidence
-interval is known, is decided on the interval (see :mod:`accel.latency_gate`): its tolerance
+interval is known, is decided on the interval (see :mod:`accel.gate.latency`): its tolerance
 is the margin that the interval's upper bound must clear.
 """
 
@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from accel.cache import write_text_atomic
-from accel.latency_gate import SPEEDUP_MARGIN, SpeedupInterval, regression_rule, regression_verdict
+from accel.artifacts.cache import write_text_atomic
+from accel.gate.latency import SPEEDUP_MARGIN, regression_rule, regression_verdict
+from accel.measure.intervals import SpeedupInterval
 
 SCHEMA_VERSION = 1
 HIGHER, LOWER = "higher", "lower"
@@ -44,7 +45,7 @@ LATENCY_FIELDS = ("p50", "p90", "p99", "mean", "std")
 
 # Accuracy and size are deterministic for a given model and library stack: tight bounds.
 # The speedup tolerance is the latency decision's margin, from measured noise (see
-# accel.latency_gate and README, "The latency decision").
+# accel.gate.latency and README, "The latency decision").
 DEFAULT_TOLERANCES: dict[str, dict[str, float]] = {
     "accuracy": {"abs": 0.005},
     "accuracy_in_scope": {"abs": 0.005},
@@ -178,7 +179,7 @@ def compare(
     metrics get at least :data:`RETRAINED_TOLERANCES`; when ``latency_gated`` is False (a GPU
     model other than the baseline's), a timing metric that got worse is a warning, not a
     failure. With ``speedup_interval``, the speedup is decided on its confidence interval, the
-    tolerance being the margin (:func:`accel.latency_gate.regression_verdict`).
+    tolerance being the margin (:func:`accel.gate.latency.regression_verdict`).
     """
     base = baseline.flat_metrics()
     rows = []

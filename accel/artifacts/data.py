@@ -8,7 +8,7 @@ from pathlib import Path
 
 import datasets
 
-from accel.cache import fingerprint
+from accel.artifacts.cache import fingerprint
 
 CLINC_PATH_ENV = "ACCEL_CLINC_PATH"
 HUB_ID = "clinc_oos"

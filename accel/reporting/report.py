@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from accel.cache import write_text_atomic
-from accel.scaling import LENGTH_PREFIX, THROUGHPUT_PREFIX
+from accel.artifacts.cache import write_text_atomic
+from accel.measure.scaling import LENGTH_PREFIX, THROUGHPUT_PREFIX
 
 REPORT_NAME = "report.md"
 BUBBLE_MAX_AREA = 2500.0  # points^2 of the largest cell's bubble

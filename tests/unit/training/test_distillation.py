@@ -31,7 +31,7 @@ from accel.training.distillation import (
 )
 from accel.training.finetune import TrainConfig
 
-SEARCH_RESULT = Path(__file__).parent.parent / "benchmarks" / "distill-search.json"
+SEARCH_RESULT = Path(__file__).resolve().parents[3] / "benchmarks" / "distill-search.json"
 CLASSES = 5
 
 finite = st.floats(-30, 30, allow_nan=False, width=32)

@@ -11,7 +11,7 @@ import pytest
 from accel.measure import timing as bench
 from accel.measure.predictors import Predictor
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
 import gate_fidelity
 from slowdown import SlowedPredictor

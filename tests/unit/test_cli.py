@@ -7,7 +7,7 @@ import pytest
 
 from accel.cli import main
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_show_prints_every_baseline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,37 +7,21 @@ import argparse
 import sys
 from pathlib import Path
 
-from accel.techniques import DEVICES, TECHNIQUES
+from accel.plugin.options import CLI_PREFIX, add_options, forward
+
+SUITE = "accel.plugin.suite"  # the gate's tests, collected from the installed package
 
 
 def _run(args: argparse.Namespace, passthrough: list[str]) -> int:
     import pytest
 
-    from accel.plugin import suite as gate
-
-    argv = [
-        gate.__file__,
-        "-p",
-        "accel.plugin.hooks",
-        "-p",
-        "no:cacheprovider",
-        "-q",
-        f"--rootdir={Path.cwd()}",
-        f"--accel-baselines={args.baselines}",
-        f"--accel-techniques={args.techniques}",
-        f"--accel-device={args.device}",
-        f"--accel-model={args.model}",
-        f"--accel-threads={args.threads}",
-    ]
-    argv += [f"--accel-data={args.data}"] if args.data else []
-    argv += [f"--accel-json={args.json}"] if args.json else []
-    argv += ["--accel-update-baselines"] if args.update_baselines else []
-    argv += ["--accel-no-scaling"] if args.no_scaling else []
-    return int(pytest.main(argv + passthrough))
+    argv = ["--pyargs", SUITE, "-p", "no:cacheprovider", "-q", f"--rootdir={Path.cwd()}"]
+    return int(pytest.main(argv + forward(vars(args)) + passthrough))
 
 
 def _show(args: argparse.Namespace, _: list[str]) -> int:
-    from accel.gate.baselines import OPTIONAL_METRICS, BaselineError, read_baseline
+    from accel.gate import metrics
+    from accel.gate.baselines import BaselineError, read_baseline
 
     status = 0
     paths = sorted(Path(args.baselines).glob("*/*.json"))
@@ -52,7 +36,7 @@ def _show(args: argparse.Namespace, _: list[str]) -> int:
             status = 1
             continue
         extra = "".join(
-            f"  {name} {b.metrics[name]:g}" for name in OPTIONAL_METRICS if name in b.metrics
+            f"  {name} {b.metrics[name]:g}" for name in metrics.optional() if name in b.metrics
         )
         print(
             f"{b.cell:<24} accuracy {b.metrics['accuracy']:.4f}  size {b.metrics['size_mb']:.1f} MB"
@@ -112,61 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser(
         "run",
         help="run the technique x device matrix (pytest) and print the comparison table",
-        description="Run the gate. Arguments after `--` go to pytest unchanged.",
+        description="Run the gate: pytest --pyargs accel.plugin.suite with these options (pytest's "
+        "--accel-* options, without the prefix). Arguments after `--` go to pytest unchanged.",
     )
-    run.add_argument(
-        "--techniques",
-        default=",".join(TECHNIQUES),
-        metavar="NAMES",
-        help="comma-separated techniques (default: %(default)s)",
-    )
-    run.add_argument(
-        "--device",
-        default=",".join(DEVICES),
-        metavar="DEVICES",
-        help="comma-separated devices (default: %(default)s)",
-    )
-    run.add_argument(
-        "--model",
-        default="embedded",
-        metavar="SPEC",
-        help="reference: directory, hub id or 'embedded' (default: %(default)s)",
-    )
-    run.add_argument(
-        "--data",
-        default=None,
-        metavar="PATH",
-        help="CLINC150 oos-eval JSON (default: $ACCEL_CLINC_PATH, else the hub)",
-    )
-    run.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        metavar="N",
-        help="threads for every cell (default: %(default)s)",
-    )
-    run.add_argument(
-        "--baselines",
-        default="baselines",
-        metavar="DIR",
-        help="baseline directory (default: %(default)s)",
-    )
-    run.add_argument(
-        "--json",
-        default=None,
-        metavar="PATH",
-        help="write the measured cells and verdicts to this JSON file",
-    )
-    run.add_argument(
-        "--update-baselines",
-        action="store_true",
-        help="write baselines from this run instead of comparing (review the diff)",
-    )
-    run.add_argument(
-        "--no-scaling",
-        action="store_true",
-        help="skip the ungated length sweep and throughput figures (faster; no length plot)",
-    )
+    add_options(run.add_argument, CLI_PREFIX)
     run.set_defaults(handler=_run)
     show = sub.add_parser("show", help="print every baseline file's headline numbers")
     show.add_argument(
@@ -286,8 +219,6 @@ def main(argv: list[str] | None = None) -> int:
         argv, passthrough = argv[:cut], argv[cut + 1 :]
     args = build_parser().parse_args(argv)
     args.argv = argv  # recorded by commands that write results
-    if args.command == "run" and args.threads < 1:
-        build_parser().error(f"--threads must be >= 1, got {args.threads}")
     return int(args.handler(args, passthrough))
 
 

@@ -1,21 +1,21 @@
-"""The technique x device matrix, independent of pytest: build, measure, cache results."""
+"""The technique x device matrix, independent of pytest: build, measure, cache results.
+
+Heavy imports (torch, transformers, datasets) happen inside the methods that need them, so
+that importing this module (the pytest plugin does) stays cheap.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-
-import datasets
-import torch
+from typing import TYPE_CHECKING
 
 from accel.artifacts.data import LABEL, TEXT, intent_names, load_clinc
-from accel.artifacts.models import EMBEDDED, Classifier
+from accel.artifacts.models import EMBEDDED
 from accel.measure.accuracy import measure_accuracy, size_mb
-from accel.measure.capabilities import cuda_device
 from accel.measure.machine import machine_record
-from accel.measure.predictors import Predictor
 from accel.measure.records import Accuracy, Cell, CellResult, Speedup
 from accel.measure.scaling import (
     LENGTH_PREFIX,
@@ -26,8 +26,16 @@ from accel.measure.scaling import (
     measure_length_sweep,
 )
 from accel.measure.timing import ThroughputPlan, TimingPlan, measure_speedups, measure_throughput
-from accel.techniques import REFERENCE, TECHNIQUES, BuildContext
-from accel.training.teacher import load_classifier
+from accel.techniques import REFERENCE, BuildContext, Registry
+
+if TYPE_CHECKING:
+    import datasets
+
+    from accel.artifacts.models import Classifier
+    from accel.measure.predictors import Predictor
+
+# A hook's extra gated figures of a built cell (accel_cell_metrics), merged into its metrics.
+CellMetrics = Callable[[Cell, "Predictor"], Mapping[str, float]]
 
 LATENCY_QUERIES = 25  # fixed sample of test utterances cycled through by the latency blocks
 # Ungated throughput, sequences/s at these batch sizes, per device (with the length sweep).
@@ -56,23 +64,13 @@ class RunConfig:
             raise ValueError(f"`batch_size` must be >= 1, got {self.batch_size}")
 
 
-def unavailable_reason(cell: Cell) -> str | None:
-    """Why ``cell`` cannot run on this machine (its device, its technique's requirements, or
-    the reference's on that device), or None when it can."""
-    return (
-        cuda_device(cell.device)
-        or TECHNIQUES[REFERENCE].unavailable(cell.device)
-        or TECHNIQUES[cell.technique].unavailable(cell.device)
-    )
-
-
-def all_cells(techniques: list[str], devices: list[str]) -> list[Cell]:
-    """Every (technique, device) pair the registry supports, in registry order."""
+def all_cells(registry: Registry, techniques: list[str], devices: list[str]) -> list[Cell]:
+    """Every (technique, device) pair the registry supports, by device, in registry order."""
     return [
         Cell(name, device)
         for device in devices
         for name in techniques
-        if device in TECHNIQUES[name].devices
+        if device in registry[name].devices
     ]
 
 
@@ -84,8 +82,15 @@ class Matrix:
     phase (see :func:`accel.measure.timing.measure_speedups`). Any other cell is timed alone.
     """
 
-    def __init__(self, config: RunConfig) -> None:
+    def __init__(
+        self,
+        config: RunConfig,
+        registry: Registry,
+        cell_metrics: CellMetrics | None = None,
+    ) -> None:
         self.config = config
+        self.registry = registry
+        self._cell_metrics = cell_metrics
         self._predictors: dict[str, Predictor] = {}
         self._build_seconds: dict[str, float] = {}
         self._scores: dict[str, tuple[Accuracy, float]] = {}
@@ -108,6 +113,10 @@ class Matrix:
 
     @cached_property
     def reference(self) -> Classifier:
+        import torch
+
+        from accel.training.teacher import load_classifier
+
         torch.set_num_threads(self.config.threads)
         return load_classifier(self.config.model, self.data)
 
@@ -127,10 +136,12 @@ class Matrix:
 
     def predictor(self, cell: Cell) -> Predictor:
         if cell.id not in self._predictors:
+            import torch
+
             ctx = BuildContext(self.reference, self.data, cell.device, self.config.threads)
             torch.set_num_threads(self.config.threads)
             start = time.perf_counter()
-            self._predictors[cell.id] = TECHNIQUES[cell.technique].build(ctx)
+            self._predictors[cell.id] = self.registry[cell.technique].builder()(ctx)
             self._build_seconds[cell.id] = time.perf_counter() - start
         return self._predictors[cell.id]
 
@@ -178,7 +189,8 @@ class Matrix:
             machine=machine_record(cell.device, self.config.threads),
             model=self._model_record(cell),
             reported=reported,
-            extra_metrics=dict(getattr(predictor, "extra_metrics", {})),
+            extra_metrics=dict(getattr(predictor, "extra_metrics", {}))
+            | dict(self._cell_metrics(cell, predictor) if self._cell_metrics else {}),
         )
 
     def timing(self, cell: Cell) -> Speedup:

@@ -50,7 +50,10 @@ from accel.measure.machine import machine_record
 from accel.measure.predictors import Predictor
 from accel.measure.records import Cell, Speedup
 from accel.measure.timing import BASELINE_ROUNDS, TimingPlan, measure_speedups
-from accel.techniques import REFERENCE, TECHNIQUES
+from accel.techniques import REFERENCE, builtin_registry
+
+TECHNIQUES = builtin_registry()
+
 
 ROOT = Path(__file__).resolve().parent.parent
 IDLE, BUSY = "idle", "busy"
@@ -244,7 +247,7 @@ _positive = _at_least(1)
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    cpu_cells = [t for t, v in TECHNIQUES.items() if "cpu" in v.devices and t != REFERENCE]
+    cpu_cells = [v.name for v in TECHNIQUES if "cpu" in v.devices and v.name != REFERENCE]
     parser.add_argument(
         "--cell",
         default="ort-int8",

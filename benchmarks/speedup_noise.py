@@ -23,10 +23,13 @@ from pathlib import Path
 import torch
 
 from accel.artifacts.cache import write_text_atomic
-from accel.matrix import Matrix, RunConfig, unavailable_reason
+from accel.matrix import Matrix, RunConfig
 from accel.measure.records import Cell
 from accel.measure.timing import TimingPlan, measure_speedups
-from accel.techniques import TECHNIQUES
+from accel.techniques import builtin_registry
+
+TECHNIQUES = builtin_registry()
+
 
 
 def summarize(values: list[float]) -> dict[str, float]:
@@ -60,9 +63,9 @@ def main() -> int:
     parser.add_argument(
         "--techniques",
         default=",".join(
-            t
-            for t, v in TECHNIQUES.items()
-            if "cpu" in v.devices and unavailable_reason(Cell(t, "cpu")) is None
+            t.name
+            for t in TECHNIQUES
+            if "cpu" in t.devices and TECHNIQUES.unavailable(t.name, "cpu") is None
         ),
         metavar="NAMES",
         help="cells to measure (default: %(default)s)",

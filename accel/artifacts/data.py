@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import datasets
+if TYPE_CHECKING:
+    import datasets
 
 from accel.artifacts.cache import fingerprint
 
@@ -53,6 +55,8 @@ def load_clinc(path: str | Path | None = None) -> datasets.DatasetDict:
 
 def load_oos_eval_json(path: Path) -> datasets.DatasetDict:
     """Build the "plus" splits from an oos-eval JSON file (``[text, intent]`` pairs)."""
+    import datasets
+
     if not path.is_file():
         raise DataError(
             f"CLINC150 file {path} does not exist. Point {CLINC_PATH_ENV} (or --accel-data) "
@@ -98,6 +102,8 @@ def load_oos_eval_json(path: Path) -> datasets.DatasetDict:
 
 
 def _load_hub() -> datasets.DatasetDict:
+    import datasets
+
     data = datasets.load_dataset(HUB_ID, HUB_CONFIG)
     assert isinstance(data, datasets.DatasetDict)
     return data

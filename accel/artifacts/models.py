@@ -6,12 +6,11 @@ import hashlib
 import importlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-from transformers import (
-    PreTrainedModel,
-    PreTrainedTokenizerBase,
-)
+if TYPE_CHECKING:
+    import torch
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 EMBEDDED = "embedded"
 
@@ -50,6 +49,8 @@ def encoder_dir() -> Path:
 
 def state_dict_fingerprint(model: torch.nn.Module) -> str:
     """``sha256:<hex>`` over the names, shapes and bytes of a model's tensors."""
+    import torch
+
     digest = hashlib.sha256()
     for name, tensor in sorted(model.state_dict().items()):
         if not isinstance(tensor, torch.Tensor):

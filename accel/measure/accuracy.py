@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm.auto import tqdm
 
 from accel.artifacts.data import OOS
-from accel.measure.predictors import Predictor
 from accel.measure.records import Accuracy
+
+if TYPE_CHECKING:
+    from accel.measure.predictors import Predictor
 
 MB = 1_000_000
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -48,12 +49,12 @@ def machine_record(device: str, threads: int) -> dict[str, Any]:
     } | ({"cuda": torch.version.cuda} if device == "cuda" else {})
 
 
-def same_machine(a: dict[str, Any], b: dict[str, Any]) -> bool:
+def same_machine(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     """True when raw latencies from ``a`` and ``b`` can be compared."""
     return all(a.get(k) == b.get(k) for k in MATCH_FIELDS)
 
 
-def gpu_differs(obtained: dict[str, Any], baseline: dict[str, Any]) -> bool:
+def gpu_differs(obtained: Mapping[str, Any], baseline: Mapping[str, Any]) -> bool:
     """True for a GPU measurement whose GPU model is not the baseline's.
 
     Latency figures (speedup included) then only warn: kernels, clocks and memory bandwidth

@@ -11,11 +11,14 @@ import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import cycle, islice
+from typing import TYPE_CHECKING
 
 from pytest_benchmark.timers import default_timer
-from transformers import PreTrainedTokenizerBase
 
-from accel.measure.predictors import Predictor
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+
+    from accel.measure.predictors import Predictor
 
 SWEEP_LENGTHS = (16, 32, 64, 128, 256, 512)
 # Keys of the figures in a cell's ``reported`` mapping (and the run JSON).

@@ -15,12 +15,15 @@ import math
 import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pytest_benchmark.timers import default_timer
 from tqdm.auto import tqdm
 
-from accel.measure.predictors import Predictor
 from accel.measure.records import Latency, Speedup
+
+if TYPE_CHECKING:
+    from accel.measure.predictors import Predictor
 
 # Timing rounds of a baseline update: three times a gate run's, so that the baseline's own
 # error is small beside that of the run it judges (README, "The latency decision").

@@ -5,42 +5,17 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from accel.gate.baselines import Baseline
+from accel.gate.metrics import METRICS
+from accel.gate.verdict import CellVerdict
 from accel.measure.intervals import LEVEL
 from accel.measure.records import CellResult
 from accel.measure.scaling import LENGTH_PREFIX, SECONDS_KEY, THROUGHPUT_PREFIX
-
-
-@dataclass
-class Outcome:
-    """A cell's row in the table: its result, its baseline, and the status of each check."""
-
-    cell: str
-    contract: str = ""
-    baseline_check: str = ""
-    result: CellResult | None = None
-    baseline: Baseline | None = None
-
-    @property
-    def verdict(self) -> str:
-        """Failures first (both checks' if both failed), else the baseline check's status."""
-        statuses = [s for s in (self.contract, self.baseline_check) if s]
-        if "ERROR" in statuses:
-            return "ERROR"
-        failures = [s for s in statuses if s.startswith("FAIL")]
-        if failures:
-            return "; ".join(failures)
-        if self.contract.startswith("xfail"):  # a known accuracy shortfall stays visible
-            return "; ".join(statuses)
-        return self.baseline_check or self.contract or "-"
-
 
 COLUMNS = ("cell", "accuracy", "size MB", "p50 ms", f"speedup [{LEVEL:.0%} CI]", "verdict")
 
@@ -56,15 +31,15 @@ def _with_delta(
     return f"{text} ({value - base:+{fmt}})"
 
 
-def rows(outcomes: Sequence[Outcome]) -> list[tuple[str, ...]]:
+def rows(verdicts: Sequence[CellVerdict]) -> list[tuple[str, ...]]:
     """Table rows as strings: each metric with its delta against the baseline."""
     out: list[tuple[str, ...]] = []
-    for o in outcomes:
+    for o in verdicts:
         if o.result is None:
-            out.append((o.cell, "-", "-", "-", "-", o.verdict))
+            out.append((o.cell, "-", "-", "-", "-", o.summary))
             continue
         m = o.result.metrics()
-        b = o.baseline.flat_metrics() if o.baseline else {}
+        b = o.against.flat_metrics() if o.against else {}
         out.append(
             (
                 o.cell,
@@ -74,32 +49,31 @@ def rows(outcomes: Sequence[Outcome]) -> list[tuple[str, ...]]:
                 _with_delta(
                     m["speedup"], b.get("speedup"), ".2f", pct=True, interval=_ci(o.result)
                 ),
-                o.verdict,
+                o.summary,
             )
         )
     return out
 
 
-def extra_figures(outcomes: Sequence[Outcome]) -> list[tuple[str, str]]:
+def extra_figures(verdicts: Sequence[CellVerdict]) -> list[tuple[str, str]]:
     """(cell, text) for every cell with extra gated metrics (sparsity, compressed size),
     each with its delta against the baseline."""
     out = []
-    for o in outcomes:
+    for o in verdicts:
         extra = o.result.extra_metrics if o.result else {}
         if not extra:
             continue
-        b = o.baseline.flat_metrics() if o.baseline else {}
-        parts = [
-            f"{name} "
-            + (
-                _with_delta(value, b.get(name), ".1f", pct=True)
-                if name.endswith("_mb")
-                else _with_delta(value, b.get(name), ".4f")
-            )
-            for name, value in extra.items()
-        ]
+        b = o.against.flat_metrics() if o.against else {}
+        parts = [f"{name} " + _delta(name, value, b.get(name)) for name, value in extra.items()]
         out.append((o.cell, ", ".join(parts)))
     return out
+
+
+def _delta(name: str, value: float, base: float | None) -> str:
+    """A gated figure beyond the columns, with its delta (relative for a size)."""
+    spec = METRICS.get(name)
+    fmt = spec.fmt if spec else ".4f"
+    return _with_delta(value, base, fmt, pct=bool(spec and spec.unit == "MB"))
 
 
 def _ci(result: CellResult) -> str:
@@ -110,10 +84,10 @@ def _ci(result: CellResult) -> str:
     return f" [{interval.low:.2f}-{interval.high:.2f}]"
 
 
-def reported_figures(outcomes: Sequence[Outcome]) -> list[tuple[str, str]]:
+def reported_figures(verdicts: Sequence[CellVerdict]) -> list[tuple[str, str]]:
     """(cell, text) for every cell with ungated figures: compile time, throughput."""
     out = []
-    for o in outcomes:
+    for o in verdicts:
         figures = dict(o.result.reported) if o.result else {}
         if not figures:
             continue
@@ -144,45 +118,46 @@ def reported_figures(outcomes: Sequence[Outcome]) -> list[tuple[str, str]]:
     return out
 
 
-def terminal_table(outcomes: Sequence[Outcome], title: str) -> str:
+def terminal_table(verdicts: Sequence[CellVerdict], title: str) -> str:
     """The table as plain text for terminals and CI logs."""
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
     for column in COLUMNS:
         table.add_column(column, justify="left" if column in ("cell", "verdict") else "right")
-    for row in rows(outcomes):
+    for row in rows(verdicts):
         table.add_row(*row)
     buffer = io.StringIO()
     Console(file=buffer, width=160, force_terminal=False, color_system=None).print(table)
-    extra = extra_figures(outcomes)
+    extra = extra_figures(verdicts)
     if extra:
         buffer.write("  gated, beyond the columns:\n")
         buffer.writelines(f"    {cell}: {text}\n" for cell, text in extra)
-    reported = reported_figures(outcomes)
+    reported = reported_figures(verdicts)
     if reported:
         buffer.write("  reported, not gated:\n")
         buffer.writelines(f"    {cell}: {text}\n" for cell, text in reported)
     return buffer.getvalue()
 
 
-def markdown_table(outcomes: Sequence[Outcome], title: str) -> str:
+def markdown_table(verdicts: Sequence[CellVerdict], title: str) -> str:
     """The table as GitHub-flavoured Markdown (for $GITHUB_STEP_SUMMARY)."""
     lines = [f"### {title}", "", "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(r) + " |" for r in rows(outcomes)]
-    extra = extra_figures(outcomes)
+    lines += ["| " + " | ".join(r) + " |" for r in rows(verdicts)]
+    extra = extra_figures(verdicts)
     if extra:
         lines += ["", "Gated, beyond the columns:", ""]
         lines += [f"- `{cell}`: {text}" for cell, text in extra]
-    reported = reported_figures(outcomes)
+    reported = reported_figures(verdicts)
     if reported:
         lines += ["", "Reported, not gated:", ""]
         lines += [f"- `{cell}`: {text}" for cell, text in reported]
     return "\n".join(lines) + "\n"
 
 
-def results_document(outcomes: Sequence[Outcome], run: dict[str, Any]) -> str:
+def results_document(verdicts: Sequence[CellVerdict], run: dict[str, Any]) -> str:
     """The JSON written by ``--accel-json``."""
     cells = [
-        {"cell": o.cell, "verdict": o.verdict} | (o.result.as_dict() if o.result else {})
-        for o in outcomes
+        {"cell": o.cell, "verdict": o.summary, "status": o.status.value}
+        | (o.result.as_dict() if o.result else {})
+        for o in verdicts
     ]
     return json.dumps({"run": run, "cells": cells}, indent=2, sort_keys=True) + "\n"

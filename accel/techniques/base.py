@@ -1,18 +1,30 @@
-"""Core types of the technique registry: build context, contracts, techniques."""
+"""Core types of techniques: the build context and the technique (one registry entry)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+import importlib
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-
-import datasets
+from typing import TYPE_CHECKING, cast
 
 from accel.artifacts.cache import cached_dir, fingerprint
-from accel.artifacts.models import Classifier
 from accel.gate.contracts import Contract
 from accel.measure.capabilities import Requirement
-from accel.measure.predictors import Predictor
+
+if TYPE_CHECKING:
+    import datasets
+
+    from accel.artifacts.models import Classifier
+    from accel.measure.predictors import Predictor
+
+NAME = re.compile(r"^[a-z0-9][a-z0-9.+-]*$")
+Builder = Callable[["BuildContext"], "Predictor"]
+
+
+class TechniqueError(ValueError):
+    """A technique is malformed, or its builder cannot be loaded."""
 
 
 @dataclass(frozen=True)
@@ -23,7 +35,7 @@ class BuildContext:
     data: datasets.DatasetDict | None  # None where no technique needs the dataset (unit tests)
     device: str
     threads: int
-    cache_dir: Path | None = None  # default: accel.cache.cache_root()
+    cache_dir: Path | None = None  # default: accel.artifacts.cache.cache_root()
 
     def artifact(
         self, kind: str, recipe: Mapping[str, object], build: Callable[[Path], None]
@@ -35,20 +47,60 @@ class BuildContext:
 
 @dataclass(frozen=True)
 class Technique:
-    """One registry entry: how to build a predictor, where it runs, what it promises."""
+    """One registry entry: how to build a predictor, where it runs, what it promises.
+
+    ``build`` is the builder, or ``"package.module:function"`` to import it on first use (so
+    that listing techniques imports no torch).
+    """
 
     name: str
     description: str
-    build: Callable[[BuildContext], Predictor]
+    build: Builder | str
     devices: frozenset[str]
     contract: Contract
     # Checks of this machine, device -> why the technique cannot run there (a skip), or None.
-    requires: tuple[Requirement, ...] = ()
-    # A measured, reviewed failure to reach the contract's accuracy floor
-    # (`min_accuracy_ratio`): that one violation makes the contract test an expected failure
-    # naming the figures; every other promise still gates. Remove it once the floor holds
-    # (the run warns then).
-    known_accuracy_shortfall: str | None = None
+    requires: tuple[Requirement, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not NAME.match(self.name):
+            raise TechniqueError(
+                f"technique name {self.name!r} must be lower-case letters, digits, '.', '+' or "
+                "'-', starting with a letter or digit (it becomes a file name and a test id)"
+            )
+        if not isinstance(self.contract, Contract):
+            raise TechniqueError(
+                f"technique {self.name!r} has no contract (got {self.contract!r}): give "
+                "contract=accel.techniques.Contract(...); Contract() promises nothing, but says so"
+            )
+        if isinstance(self.devices, str) or not isinstance(self.devices, Iterable):
+            raise TechniqueError(
+                f"technique {self.name!r}: devices must be a collection like ('cpu',), "
+                f"got {self.devices!r}"
+            )
+        object.__setattr__(self, "devices", frozenset(self.devices))
+        object.__setattr__(self, "requires", tuple(self.requires))
+        if not self.devices:
+            raise TechniqueError(f"technique {self.name!r} runs on no device: give ('cpu',)")
+        if not (callable(self.build) or (isinstance(self.build, str) and ":" in self.build)):
+            raise TechniqueError(
+                f"technique {self.name!r}: build must be a function or 'module:function', "
+                f"got {self.build!r}"
+            )
+
+    def builder(self) -> Builder:
+        """The builder function, imported on first use when given by name."""
+        if callable(self.build):
+            return self.build
+        module, _, attr = self.build.partition(":")
+        try:
+            found = getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError) as exc:
+            raise TechniqueError(
+                f"technique {self.name!r}: cannot load its builder {self.build!r}: {exc}"
+            ) from exc
+        if not callable(found):
+            raise TechniqueError(f"technique {self.name!r}: {self.build!r} is not callable")
+        return cast(Builder, found)
 
     def unavailable(self, device: str) -> str | None:
         """Why this technique cannot run on ``device`` on this machine, or None."""
@@ -57,3 +109,19 @@ class Technique:
             if reason:
                 return reason
         return None
+
+
+def technique(
+    name: str,
+    description: str,
+    devices: Iterable[str],
+    contract: Contract,
+    requires: Iterable[Requirement] = (),
+) -> Callable[[Builder], Technique]:
+    """Decorate a builder to make it a :class:`Technique` (register it with a registry, the
+    ``accel.techniques`` entry-point group, or the ``accel_register_techniques`` hook)."""
+
+    def wrap(build: Builder) -> Technique:
+        return Technique(name, description, build, frozenset(devices), contract, tuple(requires))
+
+    return wrap

@@ -4,9 +4,9 @@ import json
 import os
 from pathlib import Path
 
+import datasets
 import pytest
 
-from accel.artifacts import data as data_mod
 from accel.artifacts.data import (
     CLINC_PATH_ENV,
     DataError,
@@ -45,7 +45,7 @@ def test_no_source_names_both_attempts(monkeypatch: pytest.MonkeyPatch) -> None:
     def offline(*_: object, **__: object) -> None:
         raise ConnectionError("hub unreachable")
 
-    monkeypatch.setattr(data_mod.datasets, "load_dataset", offline)
+    monkeypatch.setattr(datasets, "load_dataset", offline)
     with pytest.raises(DataError) as err:
         load_clinc()
     message = str(err.value)

@@ -9,24 +9,22 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from accel.gate import metrics as gated
 from accel.gate.baselines import (
-    DIRECTIONS,
-    HIGHER,
-    REQUIRED_METRICS,
     BaselineError,
-    Tolerance,
     baseline_path,
-    compare,
-    decide,
-    explain,
-    format_rows,
     read_baseline,
     render_baseline,
     write_baseline,
 )
+from accel.gate.compare import compare, decide, explain, format_rows
 from accel.gate.latency import SPEEDUP_MARGIN
+from accel.gate.metrics import HIGHER, Tolerance
 from accel.measure.intervals import SpeedupInterval
 from accel.measure.machine import gpu_differs
+
+DIRECTIONS = {m.name: m.direction for m in gated.METRICS.values()}
+REQUIRED_METRICS = gated.required()
 
 unit = st.floats(0, 1, allow_nan=False)
 positive = st.floats(0.01, 1e4, allow_nan=False)

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from accel.matrix import unavailable_reason
 from accel.measure import capabilities
-from accel.measure.records import Cell
-from accel.techniques import TECHNIQUES
+from accel.techniques import builtin_registry
+
+TECHNIQUES = builtin_registry()
+
 
 
 @pytest.fixture()
@@ -25,7 +26,7 @@ def no_compiler(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_bf16_needs_native_instructions(no_bf16: None) -> None:
-    reason = unavailable_reason(Cell("bf16", "cpu"))
+    reason = TECHNIQUES.unavailable("bf16", "cpu")
     assert reason is not None
     assert "native bfloat16 instructions" in reason and "avx512_bf16" in reason
 
@@ -44,26 +45,26 @@ def test_bf16_needs_onednn_bf16(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_torch_compile_needs_a_cxx_compiler(no_compiler: None) -> None:
-    reason = unavailable_reason(Cell("torch-compile", "cpu"))
+    reason = TECHNIQUES.unavailable("torch-compile", "cpu")
     assert reason is not None
     assert "needs a C++ compiler" in reason and "InvalidCxxCompiler" in reason
 
 
 def test_torch_compile_needs_dynamo(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(torch._dynamo, "is_dynamo_supported", lambda: False)
-    assert "torch.compile is not supported" in str(unavailable_reason(Cell("torch-compile", "cpu")))
+    assert "torch.compile is not supported" in str(TECHNIQUES.unavailable("torch-compile", "cpu"))
 
 
 def test_missing_requirements_leave_other_cells_alone(no_bf16: None, no_compiler: None) -> None:
     for name in ("fp32", "torch-int8", "ort-fp32", "ort-int8"):
-        assert unavailable_reason(Cell(name, "cpu")) is None
+        assert TECHNIQUES.unavailable(name, "cpu") is None
 
 
 def test_cuda_cells_need_a_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    for name, technique in TECHNIQUES.items():
+    for name, technique in ((t.name, t) for t in TECHNIQUES):
         if "cuda" in technique.devices:
-            assert "no CUDA GPU" in str(unavailable_reason(Cell(name, "cuda")))
+            assert "no CUDA GPU" in str(TECHNIQUES.unavailable(name, "cuda"))
 
 
 def test_ort_cuda_cells_need_the_cuda_provider(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -72,13 +73,13 @@ def test_ort_cuda_cells_need_the_cuda_provider(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: ["CPUExecutionProvider"])
     for name in ("ort-fp32", "ort-fp16"):
-        assert "onnxruntime-gpu" in str(unavailable_reason(Cell(name, "cuda")))
-    assert unavailable_reason(Cell("fp16", "cuda")) is None
-    assert unavailable_reason(Cell("ort-fp32", "cpu")) is None  # the CPU provider will do
+        assert "onnxruntime-gpu" in str(TECHNIQUES.unavailable(name, "cuda"))
+    assert TECHNIQUES.unavailable("fp16", "cuda") is None
+    assert TECHNIQUES.unavailable("ort-fp32", "cpu") is None  # the CPU provider will do
     monkeypatch.setattr(
         onnxruntime, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPU"]
     )
-    assert unavailable_reason(Cell("ort-fp16", "cuda")) is None
+    assert TECHNIQUES.unavailable("ort-fp16", "cuda") is None
 
 
 def test_cpu_flags_come_from_proc_cpuinfo(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -9,22 +9,22 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accel.artifacts.models import Classifier
-from accel.matrix import unavailable_reason
 from accel.measure.predictors import OrtPredictor, Predictor, TorchPredictor
-from accel.measure.records import Cell
-from accel.techniques import TECHNIQUES, BuildContext
+from accel.techniques import BuildContext, builtin_registry
 from tests.conftest import TINY_LABELS
 
-CPU_TECHNIQUES = [name for name, t in TECHNIQUES.items() if "cpu" in t.devices]
+TECHNIQUES = builtin_registry()
+
+CPU_TECHNIQUES = [t.name for t in TECHNIQUES if "cpu" in t.devices]
 # What this machine can build (bf16 needs native bf16 instructions, torch-compile a compiler).
-RUNNABLE = [name for name in CPU_TECHNIQUES if unavailable_reason(Cell(name, "cpu")) is None]
+RUNNABLE = [name for name in CPU_TECHNIQUES if TECHNIQUES.unavailable(name, "cpu") is None]
 
 
 def _build(name: str, ctx: BuildContext) -> Predictor:
-    reason = unavailable_reason(Cell(name, "cpu"))
+    reason = TECHNIQUES.unavailable(name, "cpu")
     if reason:
         pytest.skip(f"{name}/cpu: {reason}")
-    return TECHNIQUES[name].build(ctx)
+    return TECHNIQUES[name].builder()(ctx)
 
 
 EDGE_TEXTS = ["", " ", "\t\n", "🙂🚀", "a" * 10_000, "what's my balance? " * 600]
@@ -32,6 +32,7 @@ texts = st.one_of(st.sampled_from(EDGE_TEXTS), st.text(max_size=300))
 SETTINGS = settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
+
 
 
 @pytest.fixture(scope="module", params=CPU_TECHNIQUES)
@@ -63,7 +64,7 @@ def test_size_is_measured_from_the_artifact(predictor: Predictor) -> None:
 
 def test_int8_is_smaller_than_fp32(tiny_context: BuildContext) -> None:
     names = ("fp32", "torch-int8", "ort-fp32", "ort-int8")
-    sizes = {n: TECHNIQUES[n].build(tiny_context).size_bytes() for n in names}
+    sizes = {n: TECHNIQUES[n].builder()(tiny_context).size_bytes() for n in names}
     assert sizes["ort-int8"] < 0.5 * sizes["ort-fp32"]
     assert sizes["torch-int8"] < sizes["fp32"]
 
@@ -73,7 +74,7 @@ def test_int8_is_smaller_than_fp32(tiny_context: BuildContext) -> None:
 def test_onnx_fp32_agrees_with_pytorch(
     tiny_context: BuildContext, tiny_classifier: Classifier, batch: list[str]
 ) -> None:
-    ort = TECHNIQUES["ort-fp32"].build(tiny_context)
+    ort = TECHNIQUES["ort-fp32"].builder()(tiny_context)
     assert isinstance(ort, OrtPredictor)
     enc = tiny_classifier.tokenizer(
         batch, padding=True, truncation=True, max_length=ort.max_length, return_tensors="pt"
@@ -104,14 +105,14 @@ def test_building_techniques_leaves_the_reference_untouched(
         tiny_classifier, tiny_context.data, "cpu", 1, tmp_path_factory.mktemp("fresh")
     )
     for name in RUNNABLE:
-        TECHNIQUES[name].build(ctx)
+        TECHNIQUES[name].builder()(ctx)
     np.testing.assert_array_equal(logits(), before)
 
 
 def test_fused_graph_has_bert_fusions(tiny_context: BuildContext) -> None:
     import onnx
 
-    ort = TECHNIQUES["ort-fp32"].build(tiny_context)
+    ort = TECHNIQUES["ort-fp32"].builder()(tiny_context)
     assert isinstance(ort, OrtPredictor)
     ops = {node.op_type for node in onnx.load(str(ort.onnx_path)).graph.node}
     assert {"Attention", "SkipLayerNormalization"} <= ops, sorted(ops)
@@ -121,7 +122,7 @@ def test_bf16_is_the_reference_in_bfloat16(tiny_context: BuildContext) -> None:
     bf16 = _build("bf16", tiny_context)
     assert isinstance(bf16, TorchPredictor)
     assert {p.dtype for p in bf16.model.parameters()} == {torch.bfloat16}
-    fp32 = TECHNIQUES["fp32"].build(tiny_context)
+    fp32 = TECHNIQUES["fp32"].builder()(tiny_context)
     assert 0.45 < bf16.size_bytes() / fp32.size_bytes() < 0.55
     assert tiny_context.reference.model.dtype == torch.float32  # a private copy was cast
     batch = ["hi", "what is the balance of my checking account right now", "🙂🚀"]
@@ -139,7 +140,7 @@ def test_torch_compile_compiles_in_the_build_only(tiny_context: BuildContext) ->
     compiled = _build("torch-compile", tiny_context)
     assert compiled.reported["compile_seconds"] > 0  # type: ignore[attr-defined]
     graphs = counters["stats"]["unique_graphs"]
-    reference = TECHNIQUES["fp32"].build(tiny_context)
+    reference = TECHNIQUES["fp32"].builder()(tiny_context)
     batches = [["hi"], ["a much longer question about my account " * 9], ["a", "b c", "d e f"]]
     for batch in batches:
         assert compiled.predict(batch) == reference.predict(batch)

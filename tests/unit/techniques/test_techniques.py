@@ -11,8 +11,10 @@ from hypothesis import strategies as st
 
 from accel.measure.intervals import SpeedupInterval
 from accel.measure.predictors import TorchPredictor
-from accel.techniques import TECHNIQUES, BuildContext, Contract, compiled
+from accel.techniques import BuildContext, Contract, builtin_registry, compiled
 from accel.techniques.base import Technique
+
+TECHNIQUES = builtin_registry()
 
 unit = st.floats(0, 1, allow_nan=False)
 
@@ -35,6 +37,7 @@ def test_max_accuracy_drop_is_absolute() -> None:
 def test_drop_contract_holds_exactly_within_the_drop(
     ref: float, drop: float, accuracy: float
 ) -> None:
+
     broken = _violations(Contract(max_accuracy_drop=drop), accuracy, ref)
     assert bool(broken) == (accuracy < ref - drop)
 
@@ -67,12 +70,12 @@ def test_speedup_floor_is_decided_on_the_upper_bound() -> None:
 
 
 def test_every_contract_describes_itself() -> None:
-    for technique in TECHNIQUES.values():
+    for technique in TECHNIQUES:
         assert technique.contract.describe()
 
 
 def test_new_cells_are_declared_where_they_run() -> None:
-    devices = {name: set(t.devices) for name, t in TECHNIQUES.items()}
+    devices = {t.name: set(t.devices) for t in TECHNIQUES}
     assert devices["bf16"] == {"cpu"} and devices["torch-compile"] == {"cpu"}
     assert devices["fp16"] == {"cuda"} and devices["ort-fp16"] == {"cuda"}
     assert {"cpu", "cuda"} <= devices["fp32"] and {"cpu", "cuda"} <= devices["ort-fp32"]
@@ -158,7 +161,7 @@ def test_pruning_promises_are_validated(kwargs: dict[str, float], field: str) ->
 def test_pruning_cells_promise_what_the_issue_asks() -> None:
     from accel.techniques.pruned import MAGNITUDE_RECIPE, MOVEMENT_RECIPE
 
-    pruned = {name: t for name, t in TECHNIQUES.items() if name.startswith("pruned-")}
+    pruned = {t.name: t for t in TECHNIQUES if t.name.startswith("pruned-")}
     assert set(pruned) == {"pruned-magnitude", "pruned-movement", "pruned-structured"}
     assert MAGNITUDE_RECIPE.method == "magnitude" and MOVEMENT_RECIPE.method == "movement"
     assert max(MAGNITUDE_RECIPE.sparsity, MOVEMENT_RECIPE.sparsity) >= 0.5

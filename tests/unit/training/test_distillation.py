@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from accel.artifacts.models import Classifier
-from accel.techniques import TECHNIQUES, BuildContext
+from accel.techniques import BuildContext, builtin_registry
 from accel.techniques.stages.students import (
     DISTILLED_RECIPE,
     DISTILLED_SLIMMING,
@@ -30,6 +30,8 @@ from accel.training.distillation import (
     train_student,
 )
 from accel.training.finetune import TrainConfig
+
+TECHNIQUES = builtin_registry()
 
 SEARCH_RESULT = Path(__file__).resolve().parents[3] / "benchmarks" / "distill-search.json"
 CLASSES = 5
@@ -53,6 +55,7 @@ def batches(draw: st.DrawFn) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
 def test_loss_is_never_negative(
     batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor], alpha: float, temperature: float
 ) -> None:
+
     student, teacher, labels = batch
     loss = distillation_loss(student, teacher, labels, KDConfig(alpha, temperature))
     assert torch.isfinite(loss)

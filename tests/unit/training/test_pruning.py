@@ -19,7 +19,7 @@ from torch import nn
 
 from accel.artifacts.models import Classifier
 from accel.measure.predictors import TorchPredictor
-from accel.techniques import TECHNIQUES, BuildContext
+from accel.techniques import BuildContext, builtin_registry
 from accel.techniques.pruned import MAGNITUDE_RECIPE, MOVEMENT_RECIPE
 from accel.training.distillation import KDConfig
 from accel.training.finetune import TrainConfig
@@ -33,6 +33,9 @@ from accel.training.pruning import (
     weight_sparsity,
 )
 from accel.training.sparse_format import load_sparse, save_sparse
+
+TECHNIQUES = builtin_registry()
+
 
 fractions = st.floats(0.0, 0.99, allow_nan=False)
 
@@ -321,7 +324,7 @@ def test_compressed_artifact_gives_the_same_predictions(
 def test_sparse_cells_report_sparsity_and_compressed_size(
     tiny_context: BuildContext, name: str
 ) -> None:
-    predictor = TECHNIQUES[name].build(tiny_context)
+    predictor = TECHNIQUES[name].builder()(tiny_context)
     assert isinstance(predictor, TorchPredictor)
     extra = predictor.extra_metrics
     recipe = MAGNITUDE_RECIPE if name == "pruned-magnitude" else MOVEMENT_RECIPE
@@ -329,5 +332,5 @@ def test_sparse_cells_report_sparsity_and_compressed_size(
     dense_mb = predictor.size_bytes() / 1e6
     assert 0 < extra["compressed_size_mb"] < dense_mb
     assert predictor.trained_fingerprint is not None
-    again = TECHNIQUES[name].build(tiny_context)  # cached: the same trained model
+    again = TECHNIQUES[name].builder()(tiny_context)  # cached: the same trained model
     assert again.trained_fingerprint == predictor.trained_fingerprint  # type: ignore[attr-defined]

@@ -13,7 +13,7 @@ from transformers import PreTrainedModel
 
 from accel.artifacts.models import Classifier
 from accel.measure.predictors import TorchPredictor
-from accel.techniques import TECHNIQUES, BuildContext
+from accel.techniques import BuildContext, builtin_registry
 from accel.training.distillation import KDConfig
 from accel.training.finetune import TrainConfig
 from accel.training.prune_training import StructuredRecipe, train_structured
@@ -27,6 +27,8 @@ from accel.training.structured import (
     prune_structure,
     shape_of,
 )
+
+TECHNIQUES = builtin_registry()
 
 TEXTS = ["check my balance", "send money to mom", "is it raining", "set a timer", "hi there"]
 LABELS = [1, 2, 3, 4, 0]
@@ -54,6 +56,7 @@ def wide(tiny_classifier: Classifier) -> PreTrainedModel:
 def test_importance_scores_every_head_and_neuron(
     tiny_classifier: Classifier, wide: PreTrainedModel
 ) -> None:
+
     before = {k: v.clone() for k, v in wide.state_dict().items()}
     importance = importance_scores(wide, tiny_classifier.tokenizer, TEXTS, LABELS, batch_size=2)
     assert importance.heads.shape == (6, 4)
@@ -181,9 +184,9 @@ def test_structured_training_saves_a_loadable_smaller_model(
 
 
 def test_structured_cell_is_smaller_and_cached(tiny_context: BuildContext) -> None:
-    cell = TECHNIQUES["pruned-structured"].build(tiny_context)
-    reference = TECHNIQUES["fp32"].build(tiny_context)
+    cell = TECHNIQUES["pruned-structured"].builder()(tiny_context)
+    reference = TECHNIQUES["fp32"].builder()(tiny_context)
     assert cell.size_bytes() < reference.size_bytes()
     assert cell.reported == {"heads_per_layer": 1, "ffn_neurons_per_layer": 32}  # type: ignore[attr-defined]
-    again = TECHNIQUES["pruned-structured"].build(tiny_context)
+    again = TECHNIQUES["pruned-structured"].builder()(tiny_context)
     assert again.trained_fingerprint == cell.trained_fingerprint  # type: ignore[attr-defined]

@@ -1,0 +1,218 @@
+"""One verdict per cell, made in one place from its measurements, contract and baseline.
+
+:func:`judge` is the only function that decides whether a cell passes. The pytest plugin turns
+a :class:`CellVerdict` into test outcomes; the table and the results JSON only render it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from accel.gate.baselines import Baseline, BaselineError
+from accel.gate.compare import Row, compare, explain, format_rows
+from accel.gate.contracts import Contract
+from accel.measure.records import CellResult
+
+SameMachine = Callable[[Mapping[str, Any], Mapping[str, Any]], bool]
+
+
+class Status(str, Enum):
+    """What a check, or a whole cell, came to."""
+
+    PASS = "pass"
+    BETTER = "better"  # passes, and some metric beats its baseline by more than the tolerance
+    FAIL = "fail"
+    WRITTEN = "written"  # the baseline was (re)written from this run
+    ERROR = "error"  # the cell could not be built or measured
+    SKIPPED = "skipped"  # this machine cannot run the cell
+
+    @property
+    def failed(self) -> bool:
+        """True for the statuses that fail the gate."""
+        return self in (Status.FAIL, Status.ERROR)
+
+
+@dataclass(frozen=True)
+class Check:
+    """The verdict of one check (the contract, or the baseline) of one cell."""
+
+    status: Status
+    summary: str  # the table's words: "pass", "FAIL speedup", "pass (better: speedup)", ...
+    message: str = ""  # the full explanation of a failure or a warning
+    reasons: tuple[str, ...] = ()  # each broken promise or regressed metric
+    rows: tuple[Row, ...] = ()  # the baseline comparison
+    warning: str = ""  # something a person must see even though the check passes
+
+
+@dataclass(frozen=True)
+class CellVerdict:
+    """Both checks of a cell; ``status`` and ``summary`` merge them."""
+
+    cell: str
+    contract: Check
+    baseline: Check
+    result: CellResult | None = None
+    # The baseline it was judged against (for the table's deltas).
+    against: Baseline | None = field(default=None, compare=False)
+
+    @property
+    def checks(self) -> tuple[Check, Check]:
+        return (self.contract, self.baseline)
+
+    @property
+    def status(self) -> Status:
+        """The worst of the two checks: error, fail, skipped, written, better, pass."""
+        order = (
+            Status.ERROR, Status.FAIL, Status.SKIPPED, Status.WRITTEN, Status.BETTER, Status.PASS
+        )
+        return next(s for s in order if s in (c.status for c in self.checks))
+
+    @property
+    def summary(self) -> str:
+        """The table's verdict column: failures first (both checks' if both failed)."""
+        failed = [c for c in self.checks if c.status.failed]
+        if failed:
+            return "; ".join(c.summary for c in failed)
+        if self.status is Status.SKIPPED:
+            return self.contract.summary
+        return self.baseline.summary
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        return self.contract.reasons + self.baseline.reasons
+
+
+def accept_command(cell: str) -> str:
+    """The command that rewrites ``cell``'s baseline from a new run."""
+    technique, device = cell.split("/")
+    return (
+        "  pytest --pyargs accel.plugin.suite --accel-update-baselines "
+        f"--accel-techniques {technique} --accel-device {device}"
+    )
+
+
+def skipped(cell: str, reason: str) -> CellVerdict:
+    """The verdict of a cell this machine cannot run."""
+    check = Check(Status.SKIPPED, f"skipped: {reason}", reasons=(reason,))
+    return CellVerdict(cell, check, check)
+
+
+def errored(cell: str, error: BaseException) -> CellVerdict:
+    """The verdict of a cell whose build or measurement raised."""
+    text = f"{type(error).__name__}: {error}"
+    check = Check(Status.ERROR, "ERROR", text, (text,))
+    return CellVerdict(cell, check, check)
+
+
+def judge_contract(
+    result: CellResult, contract: Contract, rival_accuracy: float | None = None
+) -> Check:
+    """The technique's portable promises against the reference measured in the same run."""
+    broken = contract.violations(
+        accuracy=result.accuracy.accuracy,
+        ref_accuracy=result.reference_accuracy.accuracy,
+        size_mb=result.size_mb,
+        ref_size_mb=result.reference_size_mb,
+        speedup=result.timing.speedup,
+        rival_accuracy=rival_accuracy,
+        extra=result.extra_metrics,
+        speedup_ci=result.speedup_interval,
+    )
+    if not broken:
+        return Check(Status.PASS, "pass")
+    rounds = ", ".join(f"{s:.2f}" for s in result.timing.round_speedups)
+    message = (
+        f"{result.cell.id} breaks its contract ({contract.describe()}):\n  - "
+        + "\n  - ".join(broken)
+        + f"\n(speedup per round: {rounds})"
+    )
+    return Check(Status.FAIL, "FAIL contract", message, tuple(broken))
+
+
+def judge_baseline(
+    result: CellResult,
+    baseline: Baseline | BaselineError | None,
+    path: Path,
+    same_machine: SameMachine,
+    gpu_differs: SameMachine,
+) -> Check:
+    """The cell against its reviewed baseline file (``None``: there is none)."""
+    cell = result.cell.id
+    if baseline is None:
+        message = (
+            f"No baseline for {cell} at {path}. Create it with\n{accept_command(cell)}\n"
+            "then review and commit the new file."
+        )
+        return Check(Status.FAIL, "FAIL no baseline", message, ("no baseline",))
+    if isinstance(baseline, BaselineError):
+        return Check(Status.FAIL, "FAIL bad baseline", str(baseline), (str(baseline),))
+    same_model = all(
+        baseline.model.get(key) == result.model.get(key) for key in ("fingerprint", "trained")
+    )
+    other_gpu = gpu_differs(result.machine, baseline.machine)
+    rows = compare(
+        result.metrics(),
+        baseline,
+        machine_matches=same_machine(result.machine, baseline.machine),
+        model_matches=same_model,
+        latency_gated=not other_gpu,
+        speedup_interval=result.speedup_interval,
+    )
+    notes = []
+    if not same_model:
+        notes.append(
+            "the model (or the cell's trained model) differs from the baseline's (fingerprint): "
+            "accuracy metrics were compared with retrain tolerances"
+        )
+    if other_gpu:
+        notes.append(
+            f"this GPU ({result.machine.get('gpu')}) is not the baseline's "
+            f"({baseline.machine.get('gpu')}): accuracy and size are gated, latency only warns"
+        )
+    detail = f"{format_rows(rows)}\n" + explain(rows) + "".join(f"note: {n}\n" for n in notes)
+    worse = tuple(r.metric for r in rows if r.verdict == "worse")
+    if worse:
+        message = (
+            f"{cell} regressed against {path}:\n{detail}If the change is intended, accept it "
+            f"with\n{accept_command(cell)}\nand commit the reviewed diff of the baselines."
+        )
+        return Check(Status.FAIL, f"FAIL {', '.join(worse)}", message, worse, tuple(rows))
+    better = [r.metric for r in rows if r.verdict == "better"]
+    warned = [r.metric for r in rows if r.verdict == "warn"]
+    flags = (
+        ([f"better: {', '.join(better)}"] if better else [])
+        + ([f"warn: {', '.join(warned)} on another GPU"] if warned else [])
+        + ([] if same_model else ["other model"])
+    )
+    summary = "pass" + (f" ({'; '.join(flags)})" if flags else "")
+    warning = (
+        f"{cell}: slower than {path} on another GPU model, not gated:\n{detail}" if warned else ""
+    )
+    status = Status.BETTER if better else Status.PASS
+    return Check(status, summary, rows=tuple(rows), warning=warning)
+
+
+def judge(
+    result: CellResult,
+    contract: Contract,
+    baseline: Baseline | BaselineError | None,
+    path: Path,
+    *,
+    rival_accuracy: float | None = None,
+    update: bool = False,
+    same_machine: SameMachine,
+    gpu_differs: SameMachine,
+) -> CellVerdict:
+    """The verdict of one measured cell: its contract, and its baseline (or, with ``update``,
+    the fact that its baseline is rewritten from this run)."""
+    promise = judge_contract(result, contract, rival_accuracy)
+    if update:
+        regression = Check(Status.WRITTEN, "baseline written")
+    else:
+        regression = judge_baseline(result, baseline, path, same_machine, gpu_differs)
+    previous = baseline if isinstance(baseline, Baseline) else None
+    return CellVerdict(result.cell.id, promise, regression, result, previous)

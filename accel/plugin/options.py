@@ -1,0 +1,143 @@
+"""The gate's options, declared once: pytest gets them as ``--accel-NAME``, ``accel run`` as
+``--NAME``, and ``accel run`` forwards them to pytest (pytest-benchmark's
+``add_*_options(addoption, prefix)`` pattern). No heavy import here."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+PYTEST_PREFIX = "--accel-"
+CLI_PREFIX = "--"
+CLINC_PATH_ENV = "ACCEL_CLINC_PATH"
+EMBEDDED = "embedded"
+DEFAULT_ROUNDS = 20  # accel.measure.timing.TimingPlan().rounds (a unit test keeps them equal)
+BASELINE_ROUNDS = 60  # accel.measure.timing.BASELINE_ROUNDS
+BLOCK = 25  # calls a block: accel.measure.timing.TimingPlan().block
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option of the gate, without its prefix."""
+
+    name: str
+    help: str
+    metavar: str | None = None
+    default: Any = None
+    type: Callable[[str], Any] | None = None
+    flag: bool = False
+
+    @property
+    def dest(self) -> str:
+        """The attribute name under pytest (``accel_<name>``)."""
+        return "accel_" + self.name.replace("-", "_")
+
+    def kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for ``argparse`` and pytest's ``addoption`` alike."""
+        if self.flag:
+            return {"action": "store_true", "default": False, "help": self.help}
+        extra = {"type": self.type} if self.type else {}
+        return {"metavar": self.metavar, "default": self.default, "help": self.help} | extra
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option(
+        "update-baselines",
+        "Write baselines/<device>/<technique>.json from this run instead of comparing. Review "
+        "the git diff before committing.",
+        flag=True,
+    ),
+    Option(
+        "techniques",
+        "Comma-separated techniques to run. Default: every registered technique (built-ins, "
+        "then those of installed plugins and conftests).",
+        metavar="NAMES",
+    ),
+    Option(
+        "device",
+        "Comma-separated devices to collect; cells on a device this machine lacks are listed "
+        "as skipped, with the reason. Default: every registered device (cpu, cuda).",
+        metavar="DEVICES",
+    ),
+    Option(
+        "model",
+        "Reference classifier: a directory, a hub id, or 'embedded' for the default teacher "
+        "trained from all-MiniLM-L6-v2. Default: %(default)s.",
+        metavar="SPEC",
+        default=EMBEDDED,
+    ),
+    Option(
+        "data",
+        f"CLINC150 oos-eval JSON (data_oos_plus.json). Default: ${CLINC_PATH_ENV}, else the "
+        "hub dataset clinc_oos/plus.",
+        metavar="PATH",
+    ),
+    Option(
+        "threads",
+        "Threads for every cell (PyTorch and ONNX Runtime alike). Default: %(default)s.",
+        metavar="N",
+        default=1,
+        type=int,
+    ),
+    Option(
+        "rounds",
+        "Interleaved timing rounds per cell (each: one block of reference calls and one of "
+        f"cell calls, {BLOCK} calls a block; the cells take turns, round by round). Default: "
+        f"{DEFAULT_ROUNDS}, and {BASELINE_ROUNDS} with --accel-update-baselines, so that a "
+        "baseline averages more of the machine's drift than the runs it judges.",
+        metavar="N",
+        type=int,
+    ),
+    Option(
+        "no-scaling",
+        "Skip the ungated scaling figures of every cell: p50 latency at 16 to 512 tokens and "
+        "throughput at several batch sizes (what `accel report` plots).",
+        flag=True,
+    ),
+    Option(
+        "baselines",
+        "Directory of baseline files. Default: baselines/ under the rootdir.",
+        metavar="DIR",
+    ),
+    Option(
+        "json",
+        "Write every cell (measured, failed or skipped), its verdict and the run's settings to "
+        "this JSON file (what `accel report` reads).",
+        metavar="PATH",
+    ),
+)
+
+
+def add_options(addoption: Callable[..., Any], prefix: str) -> None:
+    """Declare every option through ``addoption`` (pytest's group or an argparse parser)."""
+    for option in OPTIONS:
+        kwargs = option.kwargs()
+        if prefix == PYTEST_PREFIX:
+            kwargs["dest"] = option.dest
+        addoption(prefix + option.name, **kwargs)
+
+
+def forward(values: Mapping[str, Any]) -> list[str]:
+    """pytest arguments for option values given by name (``accel run``'s namespace)."""
+    argv: list[str] = []
+    for option in OPTIONS:
+        value = values.get(option.name.replace("-", "_"))
+        if option.flag:
+            argv += [PYTEST_PREFIX + option.name] if value else []
+        elif value is not None and value != option.default:
+            argv.append(f"{PYTEST_PREFIX}{option.name}={value}")
+    return argv
+
+
+def csv(value: str, valid: Sequence[str], option: str) -> list[str]:
+    """The items of a comma-separated option, each checked against ``valid``."""
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    bad = [v for v in items if v not in valid]
+    if bad or not items:
+        raise argparse.ArgumentTypeError(
+            f"{option}: unknown value(s) {', '.join(bad) or repr(value)}; valid: "
+            f"{', '.join(valid)}"
+        )
+    return items

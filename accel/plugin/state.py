@@ -1,0 +1,179 @@
+"""The plugin's typed state for one pytest session: options, registry, matrix, verdicts.
+
+Registered with the plugin manager (not attributes on ``config``). The registry and the matrix
+are built on first use, so a session that never asks for a cell loads neither.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as _dt
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from accel import __version__
+from accel.gate import verdict as gate
+from accel.gate.baselines import (
+    Baseline,
+    BaselineError,
+    baseline_path,
+    read_baseline,
+    render_baseline,
+    write_baseline,
+)
+from accel.matrix import Matrix, RunConfig, all_cells
+from accel.measure.machine import gpu_differs, same_machine
+from accel.measure.records import Cell
+from accel.plugin.options import csv
+from accel.techniques import Registry, builtin_registry
+
+NAME = "accel_state"
+
+
+@dataclass
+class AccelState:
+    """What the plugin knows in one session."""
+
+    pytest_config: pytest.Config
+    run: RunConfig
+    baselines_dir: Path
+    update: bool
+    json_path: Path | None
+    techniques_option: str | None
+    devices_option: str | None
+    verdicts: dict[str, gate.CellVerdict] = field(default_factory=dict)
+    errors: dict[str, BaseException] = field(default_factory=dict)
+
+    @cached_property
+    def registry(self) -> Registry:
+        """Built-ins, then entry-point plugins, then what conftests add through the hook."""
+        registry = builtin_registry()
+        registry.load_entry_points()
+        self.pytest_config.hook.accel_register_techniques(registry=registry)
+        return registry
+
+    @cached_property
+    def techniques(self) -> list[str]:
+        """The techniques this run selects (``--accel-techniques``), validated."""
+        return self._select(self.techniques_option, self.registry.names(), "--accel-techniques")
+
+    @cached_property
+    def devices(self) -> list[str]:
+        """The devices this run selects (``--accel-device``), validated."""
+        return self._select(self.devices_option, self.registry.devices(), "--accel-device")
+
+    def _select(self, value: str | None, valid: list[str], option: str) -> list[str]:
+        if value is None:
+            return valid
+        try:
+            return csv(value, valid, option)
+        except argparse.ArgumentTypeError as exc:
+            raise pytest.UsageError(str(exc)) from None
+
+    @cached_property
+    def matrix(self) -> Matrix:
+        return Matrix(self.run, self.registry, self._cell_metrics)
+
+    def _cell_metrics(self, cell: Cell, predictor: Any) -> dict[str, float]:
+        found: dict[str, float] = {}
+        for extra in self.pytest_config.hook.accel_cell_metrics(cell=cell, predictor=predictor):
+            found |= dict(extra or {})
+        return found
+
+    def cells(self) -> list[Cell]:
+        """Every selected cell the registry supports."""
+        return all_cells(self.registry, self.techniques, self.devices)
+
+    def same_machine(self, obtained: Mapping[str, Any], baseline: Mapping[str, Any]) -> bool:
+        """The ``accel_same_machine`` hook's answer, else the default rule."""
+        answer = self.pytest_config.hook.accel_same_machine(obtained=obtained, baseline=baseline)
+        return same_machine(obtained, baseline) if answer is None else bool(answer)
+
+    @contextlib.contextmanager
+    def live_output(self) -> Iterator[None]:
+        """Suspend pytest's capture so that progress bars (training, accuracy passes) show
+        live in the terminal and CI logs."""
+        capture = self.pytest_config.pluginmanager.get_plugin("capturemanager")
+        if capture is None:
+            yield
+            return
+        with capture.global_and_fixture_disabled():
+            yield
+
+    def skip(self, cell: Cell, reason: str) -> None:
+        """Record that this machine cannot run ``cell``, so the table lists it."""
+        self.verdicts[cell.id] = gate.skipped(cell.id, reason)
+
+    def verdict(self, cell: Cell) -> gate.CellVerdict:
+        """``cell``'s verdict, measured and judged once per session; in update mode its
+        baseline file is rewritten from this run. Any error while measuring or judging makes
+        both checks ``error`` (never a stale "pass")."""
+        if cell.id in self.verdicts:
+            return self.verdicts[cell.id]
+        try:
+            with self.live_output():
+                made = self._judge(cell)
+        except Exception as exc:
+            self.errors[cell.id] = exc
+            made = gate.errored(cell.id, exc)
+        self.verdicts[cell.id] = made
+        return made
+
+    def _judge(self, cell: Cell) -> gate.CellVerdict:
+        result = self.matrix.measure(cell)
+        contract = self.registry[cell.technique].contract
+        rival = None
+        if contract.beats is not None:
+            rival = self.matrix.score(Cell(contract.beats, cell.device))[0].accuracy
+        path = baseline_path(self.baselines_dir, cell.id)
+        baseline: Baseline | BaselineError | None
+        try:
+            baseline = read_baseline(path)
+        except FileNotFoundError:
+            baseline = None
+        except BaselineError as exc:
+            baseline = exc
+        made = gate.judge(
+            result,
+            contract,
+            baseline,
+            path,
+            rival_accuracy=rival,
+            update=self.update,
+            same_machine=self.same_machine,
+            gpu_differs=gpu_differs,
+        )
+        if self.update:
+            previous = baseline if isinstance(baseline, Baseline) else None
+            write_baseline(
+                path,
+                render_baseline(
+                    cell.id,
+                    result.metrics(),
+                    result.timing.cell.as_dict(),
+                    result.model,
+                    result.machine,
+                    created=_dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
+                    accel_version=__version__,
+                    tolerances=previous.tolerances if previous else None,
+                ),
+            )
+        return made
+
+    def stale_baselines(self) -> list[Path]:
+        """Baseline files for cells the registry no longer has."""
+        registry = self.registry
+        known = {c.id for c in all_cells(registry, registry.names(), registry.devices())}
+        if not self.baselines_dir.is_dir():
+            return []
+        return sorted(
+            p
+            for p in self.baselines_dir.glob("*/*.json")
+            if f"{p.stem}/{p.parent.name}" not in known
+        )

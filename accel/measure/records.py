@@ -13,6 +13,11 @@ from pytest_benchmark.stats import Stats
 
 from accel.measure.intervals import SpeedupInterval, speedup_interval
 
+# Keys of the scaling figures in a cell's ``reported`` mapping (and the run JSON).
+LENGTH_PREFIX = "latency_p50_ms.tokens"  # + input length in tokens: p50 latency, ms
+THROUGHPUT_PREFIX = "throughput_seq_per_s.b"  # + batch size: sequences per second
+SECONDS_KEY = "scaling_seconds"  # what the sweep and the throughput took, together
+
 
 @dataclass(frozen=True)
 class Accuracy:

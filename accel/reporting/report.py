@@ -5,156 +5,37 @@ Plots (matplotlib, Agg backend), one of each per device in the run:
 * ``accuracy-vs-latency-<device>.png``: the book's chart, accuracy against p50 latency, one
   labelled bubble per cell, bubble area proportional to size, the reference's accuracy dashed;
 * ``latency-vs-length-<device>.png``: p50 latency against input length, one line per cell.
+
+The JSON is read and validated by :mod:`accel.reporting.schema` (its versions 1 and 2).
 """
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from accel.artifacts.cache import write_text_atomic
-from accel.measure.scaling import LENGTH_PREFIX, THROUGHPUT_PREFIX
+from accel.reporting.schema import CellRecord, ReportError, RunRecord
 
 REPORT_NAME = "report.md"
 BUBBLE_MAX_AREA = 2500.0  # points^2 of the largest cell's bubble
 
 
-class ReportError(ValueError):
-    """The run JSON is missing, not JSON, or lacks a field the report needs."""
+def read_run(path: Path) -> RunRecord:
+    """Read and validate a run JSON (:meth:`RunRecord.read`); errors name the file and field."""
+    return RunRecord.read(path)
 
 
-@dataclass(frozen=True)
-class CellFigures:
-    """What the report shows of one measured cell."""
-
-    cell: str
-    verdict: str
-    accuracy: float
-    reference_accuracy: float
-    size_mb: float
-    p50_ms: float
-    speedup: float
-    speedup_ci: tuple[float, float] | None
-    length_p50_ms: dict[int, float] = field(default_factory=dict)
-    throughput: dict[int, float] = field(default_factory=dict)
-    compressed_size_mb: float | None = None  # the sparse cells' compressed artifact
-
-    @property
-    def size_text(self) -> str:
-        """The dense size, and the compressed artifact's where the cell has one."""
-        if self.compressed_size_mb is None:
-            return f"{self.size_mb:.1f}"
-        return f"{self.size_mb:.1f} ({self.compressed_size_mb:.1f} compressed)"
-
-    @property
-    def technique(self) -> str:
-        return self.cell.split("/")[0]
-
-    @property
-    def device(self) -> str:
-        return self.cell.split("/")[-1]
+def _devices(cells: Sequence[CellRecord]) -> list[str]:
+    return list(dict.fromkeys(c.device for c in cells))
 
 
-@dataclass(frozen=True)
-class Run:
-    """A parsed run: its settings, its measured cells, and cells without measurements."""
-
-    settings: dict[str, Any]
-    cells: list[CellFigures]
-    unmeasured: list[tuple[str, str]]  # (cell, verdict), e.g. an ERROR while building
-
-    @property
-    def devices(self) -> list[str]:
-        return list(dict.fromkeys(c.device for c in self.cells))
-
-
-def _field(path: Path, data: Mapping[str, Any], dotted: str, where: str) -> Any:
-    value: Any = data
-    for key in dotted.split("."):
-        if not isinstance(value, Mapping) or key not in value:
-            raise ReportError(f"{path}: missing field {where}{dotted}")
-        value = value[key]
-    return value
-
-
-def _number(path: Path, data: Mapping[str, Any], dotted: str, where: str) -> float:
-    value = _field(path, data, dotted, where)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ReportError(f"{path}: field {where}{dotted} must be a finite number, got {value!r}")
-    return float(value)
-
-
-def _keyed(reported: Mapping[str, Any], prefix: str) -> dict[int, float]:
-    out = {}
-    for key, value in reported.items():
-        suffix = key.removeprefix(prefix)
-        if key.startswith(prefix) and suffix.isdigit() and isinstance(value, (int, float)):
-            out[int(suffix)] = float(value)
-    return dict(sorted(out.items()))
-
-
-def read_run(path: Path) -> Run:
-    """Parse and validate a run JSON; errors name the file and the field."""
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ReportError(f"{path}: no such file (write one with pytest --accel-json)") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ReportError(f"{path}: not valid JSON ({exc})") from exc
-    if not isinstance(raw, dict):
-        raise ReportError(f"{path}: expected a JSON object with fields run and cells")
-    settings = _field(path, raw, "run", "")
-    cells_raw = _field(path, raw, "cells", "")
-    if not isinstance(settings, dict):
-        raise ReportError(f"{path}: field run must be an object")
-    if not isinstance(cells_raw, list):
-        raise ReportError(f"{path}: field cells must be a list")
-    cells, unmeasured = [], []
-    for i, item in enumerate(cells_raw):
-        where = f"cells[{i}]."
-        if not isinstance(item, dict):
-            raise ReportError(f"{path}: field cells[{i}] must be an object")
-        name = _field(path, item, "cell", where)
-        verdict = str(item.get("verdict", "-"))
-        if not isinstance(name, str) or "/" not in name:
-            raise ReportError(f"{path}: field {where}cell must be like 'ort-int8/cpu'")
-        if "metrics" not in item:  # a cell that could not be measured: listed, not plotted
-            unmeasured.append((name, verdict))
-            continue
-        ci = item.get("speedup_ci")
-        interval = None
-        if ci is not None:
-            interval = (
-                _number(path, item, "speedup_ci.low", where),
-                _number(path, item, "speedup_ci.high", where),
-            )
-        reported = item.get("reported") or {}
-        if not isinstance(reported, dict):
-            raise ReportError(f"{path}: field {where}reported must be an object")
-        cells.append(
-            CellFigures(
-                cell=name,
-                verdict=verdict,
-                accuracy=_number(path, item, "metrics.accuracy", where),
-                reference_accuracy=_number(path, item, "reference.accuracy", where),
-                size_mb=_number(path, item, "metrics.size_mb", where),
-                p50_ms=_number(path, item, "metrics.latency_ms.p50", where),
-                speedup=_number(path, item, "metrics.speedup", where),
-                speedup_ci=interval,
-                length_p50_ms=_keyed(reported, LENGTH_PREFIX),
-                throughput=_keyed(reported, THROUGHPUT_PREFIX),
-                compressed_size_mb=(
-                    _number(path, item, "metrics.compressed_size_mb", where)
-                    if "compressed_size_mb" in (item.get("metrics") or {})
-                    else None
-                ),
-            )
-        )
-    return Run(settings, cells, unmeasured)
+def _size_text(c: CellRecord) -> str:
+    """The dense size, and the compressed artifact's where the cell has one."""
+    if c.compressed_size_mb is None:
+        return f"{c.size_mb:.1f}"
+    return f"{c.size_mb:.1f} ({c.compressed_size_mb:.1f} compressed)"
 
 
 def _pyplot() -> Any:
@@ -166,7 +47,7 @@ def _pyplot() -> Any:
     return plt
 
 
-def accuracy_chart(cells: Sequence[CellFigures], path: Path, title: str) -> None:
+def accuracy_chart(cells: Sequence[CellRecord], path: Path, title: str) -> None:
     """Accuracy against p50 latency; bubble area proportional to size; reference dashed.
 
     Cells often share the reference's accuracy and sit close together, so each bubble is
@@ -216,7 +97,7 @@ def accuracy_chart(cells: Sequence[CellFigures], path: Path, title: str) -> None
     plt.close(fig)
 
 
-def length_chart(cells: Sequence[CellFigures], path: Path, title: str) -> None:
+def length_chart(cells: Sequence[CellRecord], path: Path, title: str) -> None:
     """p50 latency against input length (log-log), one line per cell."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 5.5), dpi=120)
@@ -263,28 +144,29 @@ def _settings_line(settings: Mapping[str, Any]) -> str:
     return ", ".join(f"{k} {settings[k]}" for k in keys if k in settings)
 
 
-def markdown(run: Run, images: Mapping[str, list[str]]) -> str:
+def markdown(run: RunRecord, images: Mapping[str, list[str]]) -> str:
     """The report's Markdown; ``images`` maps a device to its PNG file names."""
     level = run.settings.get("speedup_ci_level")
     ci_head = f"speedup [{level:.0%} CI]" if isinstance(level, (int, float)) else "speedup [CI]"
     lines = ["# accel run report", "", f"Settings: {_settings_line(run.settings)}.", ""]
+    measured = [c for c in run.cells if c.measured]
     rows = []
-    for c in run.cells:
-        ci = f" [{c.speedup_ci[0]:.2f}-{c.speedup_ci[1]:.2f}]" if c.speedup_ci else ""
+    for c in measured:
+        ci = f" [{c.speedup_ci.low:.2f}-{c.speedup_ci.high:.2f}]" if c.speedup_ci else ""
         rows.append(
             (
                 f"`{c.cell}`",
                 f"{c.accuracy:.4f}",
-                c.size_text,
+                _size_text(c),
                 f"{c.p50_ms:.2f}",
                 f"{c.speedup:.2f}{ci}",
                 c.verdict,
             )
         )
-    rows += [(f"`{name}`", "-", "-", "-", "-", verdict) for name, verdict in run.unmeasured]
+    rows += [(f"`{c.cell}`", "-", "-", "-", "-", c.verdict) for c in run.cells if not c.measured]
     lines += _table(("cell", "accuracy", "size MB", "p50 ms", ci_head, "verdict"), rows)
-    for device in run.devices:
-        cells = [c for c in run.cells if c.device == device]
+    for device in _devices(measured):
+        cells = [c for c in measured if c.device == device]
         lines += ["", f"## {device}", ""]
         for name in images.get(device, []):
             lines += [f"![{name}]({name})", ""]
@@ -325,14 +207,15 @@ def markdown(run: Run, images: Mapping[str, list[str]]) -> str:
 
 def write_report(run_json: Path, out: Path) -> list[Path]:
     """Write ``out/report.md`` and the plots from ``run_json``; return the files written."""
-    run = read_run(run_json)
-    if not run.cells:
+    run = RunRecord.read(run_json)
+    measured = [c for c in run.cells if c.measured]
+    if not measured:
         raise ReportError(f"{run_json}: field cells holds no measured cell to report")
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     images: dict[str, list[str]] = {}
-    for device in run.devices:
-        cells = [c for c in run.cells if c.device == device]
+    for device in _devices(measured):
+        cells = [c for c in measured if c.device == device]
         chart = out / f"accuracy-vs-latency-{device}.png"
         accuracy_chart(cells, chart, f"Accuracy against p50 latency ({device})")
         images.setdefault(device, []).append(chart.name)

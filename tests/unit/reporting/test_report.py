@@ -5,54 +5,35 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from accel.cli import main
 from accel.reporting.report import ReportError, read_run, write_report
+from accel.reporting.schema import CellRecord
+from tests.unit.reporting.fakes import cell_record, write_run
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-def _cell(name: str, accuracy: float, size: float, p50: float, speedup: float) -> dict[str, Any]:
-    sweep = {f"latency_p50_ms.tokens{n}": p50 * (1 + n / 64) for n in (16, 32, 64, 128, 256, 512)}
-    rates = {f"throughput_seq_per_s.b{b}": 1000 / p50 * b**0.5 for b in (1, 8, 32)}
-    return {
-        "cell": name,
-        "verdict": "pass",
-        "metrics": {
-            "accuracy": accuracy,
-            "size_mb": size,
-            "speedup": speedup,
-            "latency_ms": {"p50": p50, "p90": p50 * 1.2},
-            "latency_ms.p50": p50,
-        },
-        "speedup_ci": {"low": speedup * 0.97, "high": speedup * 1.03, "level": 0.9},
-        "reference": {"accuracy": 0.8647, "size_mb": 91.1},
-        "reported": sweep | rates | {"compile_seconds": 3.0},
-    }
-
-
-def _sparse(cell: dict[str, Any], compressed_mb: float) -> dict[str, Any]:
-    cell["metrics"] |= {"compressed_size_mb": compressed_mb, "sparsity": 0.5}
-    return cell
-
-
 def _run(tmp_path: Path) -> Path:
-    doc = {
-        "run": {"model": "embedded", "threads": 1, "rounds": 20, "speedup_ci_level": 0.9},
-        "cells": [
-            _cell("fp32/cpu", 0.8647, 91.1, 11.0, 1.0),
-            _cell("ort-int8/cpu", 0.862, 22.9, 1.7, 6.5),
-            _cell("distilled-ort-int8/cpu", 0.854, 17.0, 0.8, 13.7),
-            _sparse(_cell("pruned-movement/cpu", 0.8633, 91.1, 10.6, 1.0), 71.2),
-            {"cell": "torch-compile/cpu", "verdict": "ERROR"},
+    return write_run(
+        tmp_path / "run.json",
+        [
+            cell_record("fp32/cpu", 0.8647, 91.1, 11.0, 1.0),
+            cell_record("ort-int8/cpu", 0.862, 22.9, 1.7, 6.5),
+            cell_record("distilled-ort-int8/cpu", 0.854, 17.0, 0.8, 13.7),
+            cell_record(
+                "pruned-movement/cpu",
+                0.8633,
+                91.1,
+                10.6,
+                1.0,
+                extra={"compressed_size_mb": 71.2, "sparsity": 0.5},
+            ),
+            CellRecord.unmeasured("torch-compile/cpu", "error", "ERROR", ["RuntimeError: boom"]),
         ],
-    }
-    path = tmp_path / "run.json"
-    path.write_text(json.dumps(doc), encoding="utf-8")
-    return path
+    )
 
 
 def test_report_writes_markdown_and_plots(tmp_path: Path) -> None:

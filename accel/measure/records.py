@@ -135,21 +135,3 @@ class CellResult:
             "speedup": self.timing.speedup,
             "latency_ms.p50": self.timing.cell.p50,
         }
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "cell": self.cell.id,
-            "metrics": self.metrics() | {"latency_ms": self.timing.cell.as_dict()},
-            "speedup_cv": self.timing.cv,
-            "speedup_ci": self.speedup_interval.as_dict(),
-            "round_speedups": list(self.timing.round_speedups),
-            "reference": {
-                "accuracy": self.reference_accuracy.accuracy,
-                "size_mb": self.reference_size_mb,
-                "latency_ms": self.timing.reference.as_dict(),
-            },
-            "build_seconds": self.build_seconds,
-            "reported": self.reported,
-            "machine": self.machine,
-            "model": self.model,
-        }

@@ -16,7 +16,7 @@ import pytest
 
 from accel import __version__
 from accel.artifacts.cache import write_text_atomic
-from accel.gate.verdict import Check, Status
+from accel.gate.verdict import CellVerdict, Check, Status
 from accel.matrix import RunConfig
 from accel.measure.intervals import LEVEL
 from accel.measure.records import Cell
@@ -24,7 +24,8 @@ from accel.measure.timing import BASELINE_ROUNDS, TimingPlan
 from accel.plugin import hookspecs
 from accel.plugin.options import PYTEST_PREFIX, add_options
 from accel.plugin.state import NAME, AccelState
-from accel.reporting.table import markdown_table, results_document, terminal_table
+from accel.reporting.schema import CellRecord, results_json
+from accel.reporting.table import markdown_table, terminal_table
 
 CELL_FIXTURE = "accel_cell"
 MARKER = "accel_matrix"
@@ -124,6 +125,15 @@ def report(state: AccelState, cell: Cell, which: str) -> None:
         pytest.fail(check.message, pytrace=False)
 
 
+def _record(made: CellVerdict) -> CellRecord:
+    """A cell's entry in the run JSON."""
+    status, text, reasons = made.status.value, made.summary, made.reasons
+    if made.result is not None:
+        return CellRecord.from_result(made.result, status, text, reasons)
+    skip = made.contract.reasons[0] if made.status is Status.SKIPPED else None
+    return CellRecord.unmeasured(made.cell, status, text, reasons, skip_reason=skip)
+
+
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     state = _state(config)
     if not state.verdicts:
@@ -154,5 +164,5 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             "devices": ",".join(state.devices),
             "accel_version": __version__,
         }
-        write_text_atomic(state.json_path, results_document(verdicts, settings))
+        write_text_atomic(state.json_path, results_json([_record(v) for v in verdicts], settings))
         terminalreporter.write_line(f"accel results written to {state.json_path}")

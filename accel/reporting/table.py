@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Sequence
-from typing import Any
 
 from rich import box
 from rich.console import Console
@@ -151,13 +149,3 @@ def markdown_table(verdicts: Sequence[CellVerdict], title: str) -> str:
         lines += ["", "Reported, not gated:", ""]
         lines += [f"- `{cell}`: {text}" for cell, text in reported]
     return "\n".join(lines) + "\n"
-
-
-def results_document(verdicts: Sequence[CellVerdict], run: dict[str, Any]) -> str:
-    """The JSON written by ``--accel-json``."""
-    cells = [
-        {"cell": o.cell, "verdict": o.summary, "status": o.status.value}
-        | (o.result.as_dict() if o.result else {})
-        for o in verdicts
-    ]
-    return json.dumps({"run": run, "cells": cells}, indent=2, sort_keys=True) + "\n"

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 import accel
-from accel.measure.records import CellResult
 from accel.reporting.report import markdown
 from accel.reporting.schema import (
     SCHEMA_VERSION,
@@ -76,18 +75,6 @@ def test_from_result_holds_the_measurements() -> None:
     doc = cell.to_dict()
     assert doc["metrics"]["sparsity"] == 0.5 and doc["metrics"]["latency_ms.p50"] == cell.p50_ms
     assert doc["reference"]["latency_ms"]["p50"] == pytest.approx(8.0)
-
-
-@pytest.mark.skipif(
-    not hasattr(CellResult, "as_dict"), reason="the version 1 writer (CellResult.as_dict) is gone"
-)
-def test_from_result_writes_what_the_version_1_writer_wrote() -> None:
-    result = cell_result("ort-int8/cpu")
-    doc = CellRecord.from_result(result, "pass", "pass", ["why"]).to_dict()
-    assert doc == {"cell": "ort-int8/cpu", "verdict": "pass"} | result.as_dict() | {
-        "status": "pass",
-        "reasons": ["why"],
-    }
 
 
 def test_an_unmeasured_cell_round_trips(tmp_path: Path) -> None:

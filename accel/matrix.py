@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from accel.artifacts.models import Classifier
     from accel.measure.predictors import Predictor
 
-# A hook's extra gated figures of a built cell (accel_cell_metrics), merged into its metrics.
+# Extra gated figures of a built cell (the pytest_accel_cell_metrics hook), merged in.
 CellMetrics = Callable[[Cell, "Predictor"], Mapping[str, float]]
 
 LATENCY_QUERIES = 25  # fixed sample of test utterances cycled through by the latency blocks

@@ -438,7 +438,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     started = time.perf_counter()
     plan = TimingPlan(rounds=args.rounds)
-    matrix = Matrix(RunConfig(threads=args.threads, plan=plan, scaling=False))
+    matrix = Matrix(RunConfig(threads=args.threads, plan=plan, scaling=False), TECHNIQUES)
     reference = matrix.predictor(Cell(REFERENCE, "cpu"))
     cell = matrix.predictor(Cell(args.cell, "cpu"))
     queries = matrix.latency_queries

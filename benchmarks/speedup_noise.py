@@ -84,7 +84,7 @@ def main() -> int:
     started = time.perf_counter()
     results: dict[str, dict[str, dict[str, object]]] = {}
     for threads in [int(t) for t in args.threads.split(",")]:
-        matrix = Matrix(RunConfig(threads=threads))
+        matrix = Matrix(RunConfig(threads=threads), TECHNIQUES)
         ref = matrix.predictor(Cell("fp32", "cpu"))
         cells = {name: matrix.predictor(Cell(name, "cpu")) for name in args.techniques.split(",")}
         for load in loads:

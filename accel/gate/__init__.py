@@ -1,1 +1,4 @@
-"""TODO"""
+"""The gate: numbers to verdicts. Gated-metric declarations, contracts, baseline files, the
+comparison, the latency rules and the one verdict per cell. Pure Python on measurements:
+no torch, transformers or onnxruntime import.
+"""

@@ -16,7 +16,7 @@ hookspec = pytest.hookspec
 
 
 @hookspec
-def accel_register_techniques(registry: Registry) -> None:
+def pytest_accel_register_techniques(registry: Registry) -> None:
     """Add techniques (``registry.add(technique)``) or devices (``registry.add_device``).
 
     Called once, when the gate first needs its registry, after the built-ins and the
@@ -25,14 +25,16 @@ def accel_register_techniques(registry: Registry) -> None:
 
 
 @hookspec(firstresult=True)
-def accel_same_machine(obtained: Mapping[str, Any], baseline: Mapping[str, Any]) -> bool | None:
+def pytest_accel_same_machine(
+    obtained: Mapping[str, Any], baseline: Mapping[str, Any]
+) -> bool | None:
     """Whether raw milliseconds measured on ``obtained`` compare with ``baseline``'s (machine
     records: cpu, gpu, device, threads, library versions). Return None to leave it to the
     default rule (same CPU model, GPU, device and threads)."""
 
 
 @hookspec
-def accel_cell_metrics(cell: Cell, predictor: Predictor) -> Mapping[str, float] | None:
+def pytest_accel_cell_metrics(cell: Cell, predictor: Predictor) -> Mapping[str, float] | None:
     """Extra gated figures of a built cell, by metric name. Each name must be declared with
     :func:`accel.gate.metrics.declare` (direction, unit, tolerance); baselines then record
     and gate it like the built-in metrics."""

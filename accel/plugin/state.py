@@ -55,7 +55,7 @@ class AccelState:
         """Built-ins, then entry-point plugins, then what conftests add through the hook."""
         registry = builtin_registry()
         registry.load_entry_points()
-        self.pytest_config.hook.accel_register_techniques(registry=registry)
+        self.pytest_config.hook.pytest_accel_register_techniques(registry=registry)
         return registry
 
     @cached_property
@@ -82,7 +82,9 @@ class AccelState:
 
     def _cell_metrics(self, cell: Cell, predictor: Any) -> dict[str, float]:
         found: dict[str, float] = {}
-        for extra in self.pytest_config.hook.accel_cell_metrics(cell=cell, predictor=predictor):
+        for extra in self.pytest_config.hook.pytest_accel_cell_metrics(
+            cell=cell, predictor=predictor
+        ):
             found |= dict(extra or {})
         return found
 
@@ -91,8 +93,10 @@ class AccelState:
         return all_cells(self.registry, self.techniques, self.devices)
 
     def same_machine(self, obtained: Mapping[str, Any], baseline: Mapping[str, Any]) -> bool:
-        """The ``accel_same_machine`` hook's answer, else the default rule."""
-        answer = self.pytest_config.hook.accel_same_machine(obtained=obtained, baseline=baseline)
+        """The ``pytest_accel_same_machine`` hook's answer, else the default rule."""
+        answer = self.pytest_config.hook.pytest_accel_same_machine(
+            obtained=obtained, baseline=baseline
+        )
         return same_machine(obtained, baseline) if answer is None else bool(answer)
 
     @contextlib.contextmanager

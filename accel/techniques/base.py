@@ -119,7 +119,7 @@ def technique(
     requires: Iterable[Requirement] = (),
 ) -> Callable[[Builder], Technique]:
     """Decorate a builder to make it a :class:`Technique` (register it with a registry, the
-    ``accel.techniques`` entry-point group, or the ``accel_register_techniques`` hook)."""
+    ``accel.techniques`` entry-point group, or the ``pytest_accel_register_techniques`` hook)."""
 
     def wrap(build: Builder) -> Technique:
         return Technique(name, description, build, frozenset(devices), contract, tuple(requires))

@@ -2,7 +2,7 @@
 
 A separate package adds techniques through the ``accel.techniques`` entry-point group (each
 entry point names a :class:`~accel.techniques.base.Technique` or a list of them); a conftest
-adds them with the ``accel_register_techniques`` hook. Every run builds its own
+adds them with the ``pytest_accel_register_techniques`` hook. Every run builds its own
 :class:`Registry`, so nothing mutates a global.
 """
 

@@ -12,6 +12,7 @@ from accel.matrix import Matrix, RunConfig
 from accel.measure.predictors import Predictor
 from accel.measure.records import Accuracy, Cell, Latency, Speedup
 from accel.measure.timing import TimingPlan
+from accel.techniques import builtin_registry
 
 REF, A, B, BAD = (Cell(t, "cpu") for t in ("fp32", "ort-int8", "ort-fp32", "torch-int8"))
 GPU = Cell("fp16", "cuda")
@@ -50,7 +51,7 @@ def phases(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
 
 
 def _matrix(monkeypatch: pytest.MonkeyPatch) -> Matrix:
-    m = Matrix(RunConfig(plan=TimingPlan(rounds=2)))
+    m = Matrix(RunConfig(plan=TimingPlan(rounds=2)), builtin_registry())
     m.__dict__["latency_queries"] = ["q"]
     for cell in (REF, A, B, BAD, GPU, Cell("fp32", "cuda")):
         m._predictors[cell.id] = Named(cell.id)
@@ -98,3 +99,26 @@ def test_an_undeclared_cell_is_timed_alone(
     assert phases == [[A.id]]
     with pytest.raises(RuntimeError, match="torch-int8"):
         m.timing(BAD)
+
+
+def test_a_hooks_extra_figures_join_the_cells_gated_metrics(
+    monkeypatch: pytest.MonkeyPatch, phases: list[list[str]]
+) -> None:
+    """What ``pytest_accel_cell_metrics`` returns for a built cell is gated like its others."""
+    seen: list[str] = []
+
+    def extra(cell: Cell, predictor: Predictor) -> dict[str, float]:
+        seen.append(f"{cell.id}:{predictor.name}")
+        return {"agreement": 0.97}
+
+    m = Matrix(RunConfig(plan=TimingPlan(rounds=2), scaling=False), builtin_registry(), extra)
+    m.__dict__["latency_queries"] = ["q"]
+    m.__dict__["reference"] = type("Ref", (), {"fingerprint": "sha256:ref"})()
+    for cell in (REF, A):
+        m._predictors[cell.id] = Named(cell.id)
+        m._build_seconds[cell.id] = 0.0
+    monkeypatch.setattr(Matrix, "score", lambda self, cell: (Accuracy(0.9, 0.9, 0.5, 10), 1.0))
+    result = m.measure(A)
+    assert result.extra_metrics == {"agreement": 0.97}
+    assert result.metrics()["agreement"] == 0.97
+    assert seen == [f"{A.id}:{A.id}"]

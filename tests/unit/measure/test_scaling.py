@@ -22,6 +22,7 @@ from accel.measure.scaling import (
     measure_length_sweep,
     text_of_length,
 )
+from accel.techniques import builtin_registry
 
 WORDS = ["how", "would", "you", "say", "fly", "in", "italian", "what's", "spanish", "pasta"]
 
@@ -98,7 +99,7 @@ def test_a_cell_reports_its_scaling_figures(
     """The matrix wires the sweep and the throughput into the cell's ``reported`` figures."""
     monkeypatch.setitem(matrix_module.THROUGHPUT_MIN_SECONDS, "cpu", 0.0)
     config = RunConfig(sweep=SweepPlan(lengths=(16, 32), warmup=0, calls=1, min_seconds=0))
-    matrix = Matrix(config)
+    matrix = Matrix(config, builtin_registry())
     matrix.__dict__["reference"] = tiny_classifier  # the cached properties, pre-filled
     matrix.__dict__["test_texts"] = ["what's my balance", "transfer money to savings"]
     predictor = TorchPredictor(

@@ -16,6 +16,7 @@ from pytest_benchmark.timers import default_timer
 from transformers import PreTrainedTokenizerBase
 
 from accel.measure.predictors import Predictor
+from accel.validation import check_at_least, check_each_at_least
 
 SWEEP_LENGTHS = (16, 32, 64, 128, 256, 512)
 # Keys of the figures in a cell's ``reported`` mapping (and the run JSON).
@@ -35,14 +36,10 @@ class SweepPlan:
     min_seconds: float = 0.2
 
     def __post_init__(self) -> None:
-        if not self.lengths or min(self.lengths) < 3:
-            raise ValueError(f"`lengths` must be >= 3 tokens each, got {self.lengths}")
-        if self.warmup < 0:
-            raise ValueError(f"`warmup` must be >= 0, got {self.warmup}")
-        if self.calls < 1:
-            raise ValueError(f"`calls` must be >= 1, got {self.calls}")
-        if not self.min_seconds >= 0:
-            raise ValueError(f"`min_seconds` must be >= 0, got {self.min_seconds}")
+        check_each_at_least(self, "lengths", 3, unit="tokens")
+        check_at_least(self, "warmup", 0)
+        check_at_least(self, "calls", 1)
+        check_at_least(self, "min_seconds", 0)
 
 
 def _count(tokenizer: PreTrainedTokenizerBase, text: str, special: bool = True) -> int:

@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from accel.measure.predictors import Predictor
 from accel.measure.records import Latency, Speedup
+from accel.validation import check_at_least, check_each_at_least
 
 # Timing rounds of a baseline update: three times a gate run's, so that the baseline's own
 # error is small beside that of the run it judges (README, "The latency decision").
@@ -40,12 +41,9 @@ class TimingPlan:
     block: int = 25
 
     def __post_init__(self) -> None:
-        if self.rounds < 2:  # the speedup's confidence interval resamples rounds
-            raise ValueError(f"`rounds` must be >= 2, got {self.rounds}")
-        if self.block < 1:
-            raise ValueError(f"`block` must be >= 1, got {self.block}")
-        if self.warmup < 0:
-            raise ValueError(f"`warmup` must be >= 0, got {self.warmup}")
+        check_at_least(self, "rounds", 2)  # the speedup's confidence interval resamples rounds
+        check_at_least(self, "block", 1)
+        check_at_least(self, "warmup", 0)
 
 
 def _time_block(predictor: Predictor, queries: Sequence[str], n: int, out: list[float]) -> None:
@@ -165,14 +163,10 @@ class ThroughputPlan:
     min_seconds: float = 1.0
 
     def __post_init__(self) -> None:
-        if not self.batch_sizes or min(self.batch_sizes) < 1:
-            raise ValueError(f"`batch_sizes` must be >= 1 each, got {self.batch_sizes}")
-        if self.warmup < 0:
-            raise ValueError(f"`warmup` must be >= 0, got {self.warmup}")
-        if self.min_batches < 1:
-            raise ValueError(f"`min_batches` must be >= 1, got {self.min_batches}")
-        if not self.min_seconds >= 0:
-            raise ValueError(f"`min_seconds` must be >= 0, got {self.min_seconds}")
+        check_each_at_least(self, "batch_sizes", 1)
+        check_at_least(self, "warmup", 0)
+        check_at_least(self, "min_batches", 1)
+        check_at_least(self, "min_seconds", 0)
 
 
 def measure_throughput(

@@ -27,6 +27,7 @@ from accel.measure.predictors import TorchPredictor
 from accel.techniques.base import BuildContext
 from accel.techniques.stages.students import DISTILLED_RECIPE, teacher_logits
 from accel.training.distillation import KDConfig, StudentRecipe, class_ids, train_student
+from accel.validation import check_at_least, check_in_range
 
 SCHEMA = "accel-distill-search/1"
 
@@ -43,10 +44,8 @@ class SearchSpace:
     seed: int = 42
 
     def __post_init__(self) -> None:
-        if self.trials < 1:
-            raise ValueError(f"`trials` must be >= 1, got {self.trials}")
-        if not 0.0 < self.train_fraction <= 1.0:
-            raise ValueError(f"`train_fraction` must be in (0, 1], got {self.train_fraction}")
+        check_at_least(self, "trials", 1)
+        check_in_range(self, "train_fraction", 0, 1, "(]")
         lo, hi = self.alpha
         if not 0.0 <= lo < hi <= 1.0:
             raise ValueError(f"`alpha` range must satisfy 0 <= low < high <= 1, got {self.alpha}")

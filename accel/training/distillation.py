@@ -24,6 +24,7 @@ from transformers import AutoModelForSequenceClassification, PreTrainedModel
 from accel.artifacts.cache import write_text_atomic
 from accel.artifacts.models import Classifier
 from accel.training.finetune import TrainConfig, fine_tune
+from accel.validation import check_in_range, check_positive
 
 _STUDENT_FORMAT = "student-v1"  # bump when the build procedure changes
 _LAYER_KEY = re.compile(r"^(?P<prefix>.*\bencoder\.layer\.)(?P<index>\d+)(?P<rest>\..*)$")
@@ -37,10 +38,8 @@ class KDConfig:
     temperature: float
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.alpha <= 1.0:
-            raise ValueError(f"`alpha` must be in [0, 1], got {self.alpha}")
-        if not self.temperature > 0.0:
-            raise ValueError(f"`temperature` must be > 0, got {self.temperature}")
+        check_in_range(self, "alpha", 0, 1, "[]")
+        check_positive(self, "temperature")
 
 
 def distillation_loss(

@@ -12,6 +12,8 @@ import torch
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, get_linear_schedule_with_warmup
 
+from accel.validation import check_at_least, check_in_range
+
 # loss(student_logits, labels, batch_indices) -> scalar tensor
 LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 # on_step(step) runs before each optimizer step's forward pass (steps count from 0); what it
@@ -33,18 +35,12 @@ class TrainConfig:
     threads: int = 2
 
     def __post_init__(self) -> None:
-        if self.epochs < 1:
-            raise ValueError(f"`epochs` must be >= 1, got {self.epochs}")
-        if self.batch_size < 1:
-            raise ValueError(f"`batch_size` must be >= 1, got {self.batch_size}")
-        if not 0 < self.learning_rate < 1:
-            raise ValueError(f"`learning_rate` must be in (0, 1), got {self.learning_rate}")
-        if not 0 <= self.warmup_ratio < 1:
-            raise ValueError(f"`warmup_ratio` must be in [0, 1), got {self.warmup_ratio}")
-        if self.max_length < 8:
-            raise ValueError(f"`max_length` must be >= 8, got {self.max_length}")
-        if self.threads < 1:
-            raise ValueError(f"`threads` must be >= 1, got {self.threads}")
+        check_at_least(self, "epochs", 1)
+        check_at_least(self, "batch_size", 1)
+        check_in_range(self, "learning_rate", 0, 1, "()")
+        check_in_range(self, "warmup_ratio", 0, 1, "[)")
+        check_at_least(self, "max_length", 8)
+        check_at_least(self, "threads", 1)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)

@@ -36,6 +36,7 @@ from accel.training.pruning import (
 )
 from accel.training.sparse_format import load_sparse, save_sparse
 from accel.training.structured import LayerShape, Structure, importance_scores, prune_structure
+from accel.validation import check_at_least, check_in_range, check_one_of, check_positive
 
 SPARSE_WEIGHTS = "model.sparse.safetensors"
 RECORD = "accel_recipe.json"
@@ -64,23 +65,16 @@ class SparseRecipe:
     freeze_word_embeddings: bool = True
 
     def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise ValueError(f"`method` must be one of {METHODS}, got {self.method!r}")
-        if not 0.0 <= self.sparsity < 1.0:
-            raise ValueError(f"`sparsity` must be in [0, 1), got {self.sparsity}")
-        for name in ("warmup", "cooldown"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise ValueError(f"`{name}` must be in [0, 1), got {getattr(self, name)}")
+        check_one_of(self, "method", METHODS)
+        for name in ("sparsity", "warmup", "cooldown"):
+            check_in_range(self, name, 0, 1, "[)")
         if self.warmup + self.cooldown >= 1.0:
             raise ValueError(
                 f"`warmup` + `cooldown` must be < 1, got {self.warmup} + {self.cooldown}"
             )
-        if self.update_every < 1:
-            raise ValueError(f"`update_every` must be >= 1, got {self.update_every}")
-        if self.score_init not in SCORE_INITS:
-            raise ValueError(f"`score_init` must be one of {SCORE_INITS}, got {self.score_init!r}")
-        if not self.score_learning_rate > 0:
-            raise ValueError(f"`score_learning_rate` must be > 0, got {self.score_learning_rate}")
+        check_at_least(self, "update_every", 1)
+        check_one_of(self, "score_init", SCORE_INITS)
+        check_positive(self, "score_learning_rate")
 
     def schedule(self, initial: float, steps: int) -> CubicSchedule:
         """The cubic schedule from ``initial`` over ``steps`` optimizer steps."""
@@ -106,8 +100,7 @@ class StructuredRecipe:
     freeze_word_embeddings: bool = True
 
     def __post_init__(self) -> None:
-        if self.importance_examples < 1:
-            raise ValueError(f"`importance_examples` must be >= 1, got {self.importance_examples}")
+        check_at_least(self, "importance_examples", 1)
 
     def as_dict(self) -> dict[str, object]:
         return {"format": _STRUCTURED_FORMAT} | asdict(self)

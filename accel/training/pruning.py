@@ -31,6 +31,8 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize, prune
 
+from accel.validation import check_at_least, check_in_range, check_one_of, check_ordered
+
 _ENCODER_LINEAR = re.compile(r"(^|\.)encoder\.layer\.\d+\.")
 ScoreInit = Literal["constant", "magnitude"]
 SCORE_INITS = ("constant", "magnitude")
@@ -47,18 +49,11 @@ class CubicSchedule:
     end_step: int
 
     def __post_init__(self) -> None:
-        for field in ("initial", "final"):
-            value = getattr(self, field)
-            if not 0.0 <= value < 1.0:
-                raise ValueError(f"`{field}` must be in [0, 1), got {value}")
-        if self.final < self.initial:
-            raise ValueError(f"`final` ({self.final}) must be >= `initial` ({self.initial})")
-        if self.begin_step < 0:
-            raise ValueError(f"`begin_step` must be >= 0, got {self.begin_step}")
-        if self.end_step < self.begin_step:
-            raise ValueError(
-                f"`end_step` ({self.end_step}) must be >= `begin_step` ({self.begin_step})"
-            )
+        check_in_range(self, "initial", 0, 1, "[)")
+        check_in_range(self, "final", 0, 1, "[)")
+        check_ordered(self, "initial", "final")
+        check_at_least(self, "begin_step", 0)
+        check_ordered(self, "begin_step", "end_step")
 
     def at(self, step: int) -> float:
         """The scheduled sparsity at ``step``."""
@@ -90,11 +85,6 @@ def weight_sparsity(layers: Sequence[nn.Linear]) -> float:
     return zeros / total
 
 
-def _check_every(update_every: int) -> None:
-    if update_every < 1:
-        raise ValueError(f"`update_every` must be >= 1, got {update_every}")
-
-
 def _due(step: int, update_every: int, schedule: CubicSchedule) -> bool:
     """Masks change every ``update_every`` steps, and once more where the schedule ends."""
     return step % update_every == 0 or step == schedule.end_step
@@ -111,10 +101,10 @@ class MagnitudePruner:
     def __init__(
         self, layers: Sequence[nn.Linear], schedule: CubicSchedule, update_every: int = 1
     ) -> None:
-        _check_every(update_every)
+        self.update_every = update_every
+        check_at_least(self, "update_every", 1)
         self.layers = list(layers)
         self.schedule = schedule
-        self.update_every = update_every
         for layer in self.layers:
             prune.identity(layer, "weight")  # weight = weight_orig * weight_mask from now on
         self.sparsity = weight_sparsity(self.layers)
@@ -161,8 +151,8 @@ class ScoredMask(nn.Module):
 
     def __init__(self, weight: torch.Tensor, init: ScoreInit = "constant") -> None:
         super().__init__()
-        if init not in SCORE_INITS:
-            raise ValueError(f"`init` must be one of {SCORE_INITS}, got {init!r}")
+        self.init = init  # how the scores started
+        check_one_of(self, "init", SCORE_INITS)
         with torch.no_grad():
             magnitude = weight.detach().abs()
             start = magnitude / magnitude.mean().clamp_min(1e-12)
@@ -198,10 +188,10 @@ class MovementPruner:
         update_every: int = 1,
         init: ScoreInit = "constant",
     ) -> None:
-        _check_every(update_every)
+        self.update_every = update_every
+        check_at_least(self, "update_every", 1)
         self.layers = list(layers)
         self.schedule = schedule
-        self.update_every = update_every
         self.masks: list[ScoredMask] = []
         for layer in self.layers:
             mask = ScoredMask(layer.weight, init)

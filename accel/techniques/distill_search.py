@@ -10,7 +10,6 @@ keeps what it finished. The gate never runs this; the default recipe in
 from __future__ import annotations
 
 import dataclasses
-import json
 import tempfile
 import time
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from typing import Any
 import numpy as np
 from transformers import AutoModelForSequenceClassification
 
-from accel.artifacts.cache import write_text_atomic
+from accel.artifacts.cache import write_json_atomic
 from accel.artifacts.data import LABEL, TEXT, intent_names
 from accel.measure.accuracy import measure_accuracy
 from accel.measure.predictors import TorchPredictor
@@ -110,7 +109,7 @@ def run_search(ctx: BuildContext, space: SearchSpace, out: Path, command: str) -
                 "seconds": round(time.perf_counter() - started, 1),
             }
         )
-        _write(out, _record(space, command, base, trials))
+        write_json_atomic(out, _record(space, command, base, trials))
         return acc.accuracy
 
     sampler = optuna.samplers.TPESampler(
@@ -120,7 +119,7 @@ def run_search(ctx: BuildContext, space: SearchSpace, out: Path, command: str) -
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study.optimize(objective, n_trials=space.trials)
     record = _record(space, command, base, trials)
-    _write(out, record)
+    write_json_atomic(out, record)
     return record
 
 
@@ -142,8 +141,3 @@ def _record(
         "best": best,
         "trials": trials,
     }
-
-
-def _write(path: Path, record: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(path, json.dumps(record, indent=2, sort_keys=True) + "\n")

@@ -22,9 +22,9 @@ from transformers import AutoModelForSequenceClassification
 from accel.artifacts.cache import write_json_atomic
 from accel.artifacts.data import LABEL, TEXT, intent_names
 from accel.measure.accuracy import measure_accuracy
-from accel.measure.predictors import TorchPredictor
 from accel.techniques.base import BuildContext
 from accel.techniques.stages.students import DISTILLED_RECIPE, teacher_logits
+from accel.techniques.stages.torch import torch_predictor
 from accel.training.distillation import KDConfig, StudentRecipe, class_ids, train_student
 from accel.validation import check_at_least, check_in_range
 
@@ -98,7 +98,7 @@ def run_search(ctx: BuildContext, space: SearchSpace, out: Path, command: str) -
                 desc=f"trial {trial.number + 1}/{space.trials}",
             )
             model = AutoModelForSequenceClassification.from_pretrained(tmp).eval()
-        predictor = TorchPredictor("trial", model, ctx.reference.tokenizer, ctx.reference.labels)
+        predictor = torch_predictor("trial", model, ctx)
         acc = measure_accuracy(predictor, validation[TEXT], val_refs, batch_size=128)
         trials.append(
             {

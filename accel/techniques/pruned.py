@@ -22,6 +22,7 @@ from accel.measure.accuracy import MB
 from accel.measure.predictors import Predictor, TorchPredictor
 from accel.techniques.base import BuildContext
 from accel.techniques.stages.students import DISTILLED_RECIPE, teacher_logits
+from accel.techniques.stages.torch import torch_predictor
 from accel.training.distillation import KDConfig, class_ids
 from accel.training.finetune import TrainConfig
 from accel.training.prune_training import (
@@ -105,16 +106,7 @@ def structured_artifact(ctx: BuildContext, recipe: StructuredRecipe) -> Path:
 
 
 def _predictor(name: str, model: PreTrainedModel, ctx: BuildContext) -> TorchPredictor:
-    ref = ctx.reference
-    return TorchPredictor(
-        name,
-        model,
-        ref.tokenizer,
-        ref.labels,
-        device=ctx.device,
-        max_positions=model.config.max_position_embeddings,
-        trained_fingerprint=state_dict_fingerprint(model),
-    )
+    return torch_predictor(name, model, ctx, trained_fingerprint=state_dict_fingerprint(model))
 
 
 def sparse_predictor(name: str, ctx: BuildContext, recipe: SparseRecipe) -> TorchPredictor:

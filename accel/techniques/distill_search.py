@@ -23,7 +23,7 @@ from accel.artifacts.cache import write_json_atomic
 from accel.artifacts.data import LABEL, TEXT, intent_names
 from accel.measure.accuracy import measure_accuracy
 from accel.techniques.base import BuildContext
-from accel.techniques.stages.students import DISTILLED_RECIPE, teacher_logits
+from accel.techniques.stages.students import DISTILLED_RECIPE, dataset, teacher_logits
 from accel.techniques.stages.torch import torch_predictor
 from accel.training.distillation import KDConfig, StudentRecipe, class_ids, train_student
 from accel.validation import check_at_least, check_in_range
@@ -59,9 +59,7 @@ def run_search(ctx: BuildContext, space: SearchSpace, out: Path, command: str) -
     """Run the study, writing ``out`` after every trial; return the final record."""
     import optuna
 
-    if ctx.data is None:
-        raise ValueError("the search needs the dataset")
-    data = ctx.data
+    data = dataset(ctx)
     base = DISTILLED_RECIPE
     soft_all = teacher_logits(ctx, base.train.max_length)
     train = data["train"]

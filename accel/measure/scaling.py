@@ -6,7 +6,6 @@ words (so tokenization costs what it would), checked by tokenizing the finished 
 
 from __future__ import annotations
 
-import gc
 import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from pytest_benchmark.timers import default_timer
 from transformers import PreTrainedTokenizerBase
 
 from accel.measure.predictors import Predictor
+from accel.measure.timing import gc_paused
 from accel.validation import check_at_least, check_each_at_least
 
 SWEEP_LENGTHS = (16, 32, 64, 128, 256, 512)
@@ -92,10 +92,7 @@ def measure_length_sweep(
     """
     limit = getattr(predictor, "max_length", None)
     out: dict[int, float] = {}
-    gc.collect()
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         for length in plan.lengths:
             if limit is not None and length > limit:
                 continue
@@ -108,7 +105,4 @@ def measure_length_sweep(
                 predictor.predict(query)
                 durations.append(timer() - start)
             out[length] = statistics.median(durations) * 1e3
-    finally:
-        if gc_was_enabled:
-            gc.enable()
     return out

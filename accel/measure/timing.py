@@ -13,7 +13,8 @@ from __future__ import annotations
 import gc
 import math
 import statistics
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from pytest_benchmark.timers import default_timer
@@ -86,13 +87,21 @@ def measure_speedups(
         raise ValueError("`queries` must not be empty")
     if not cells:
         raise ValueError("`cells` must not be empty")
+    with gc_paused():
+        return _round_robin(reference, cells, queries, plan, progress)
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Collect garbage, then keep the collector off for the block (as ``timeit`` does), so
+    that no collection lands inside a timed call; it runs again after, if it ran before."""
     gc.collect()
-    gc_was_enabled = gc.isenabled()
+    was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _round_robin(reference, cells, queries, plan, progress)
+        yield
     finally:
-        if gc_was_enabled:
+        if was_enabled:
             gc.enable()
 
 

@@ -41,7 +41,7 @@ import torch
 from slowdown import SlowedPredictor
 from tqdm.auto import tqdm
 
-from accel.artifacts.cache import write_text_atomic
+from accel.artifacts.cache import write_json_atomic
 from accel.gate.baselines import BaselineError, baseline_path, read_baseline
 from accel.gate.latency import SPEEDUP_MARGIN, regression_verdict
 from accel.matrix import Matrix, RunConfig
@@ -417,10 +417,6 @@ def document(
     return doc
 
 
-def _write(path: Path, doc: dict[str, Any]) -> None:
-    write_text_atomic(path, json.dumps(doc, indent=2, sort_keys=True) + "\n")
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     command = " ".join(["python", "benchmarks/gate_fidelity.py", *argv])
@@ -429,7 +425,7 @@ def main(argv: list[str] | None = None) -> int:
         build_parser().error(f"--margin must be in [0, 1), got {args.margin}")
     if args.rejudge is not None:
         doc = rejudge(args.rejudge, args.margin, command)
-        _write(args.rejudge, doc)
+        write_json_atomic(args.rejudge, doc)
         print(
             f"at margin {args.margin:g}: false alarms {doc['false_alarm_rate']:.1%}, detection "
             + ", ".join(f"{k}: {v:.1%}" for k, v in doc["detection_rate"].items())
@@ -464,7 +460,7 @@ def main(argv: list[str] | None = None) -> int:
     if not baseline["idle"]["idle"]:
         bar.write(f"warning: {baseline['idle']['note']}")
     out = args.out
-    _write(out, document(command, args, plan, baseline, committed, runs, 0, started))
+    write_json_atomic(out, document(command, args, plan, baseline, committed, runs, 0, started))
     for phase in range(phases):
         kind = load_of(phase)
         with load(kind):
@@ -473,7 +469,7 @@ def main(argv: list[str] | None = None) -> int:
             key = f"{CLEAN}-{kind}" if name == CLEAN else name
             runs[key].append(result | {"load": kind, "phase": phase})
         doc = document(command, args, plan, baseline, committed, runs, phase + 1, started)
-        _write(out, doc)
+        write_json_atomic(out, doc)
         bar.update()
         bar.set_postfix_str(
             f"false alarms {doc['false_alarm_rate']:.0%}, detected "

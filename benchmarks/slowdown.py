@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from accel.measure.predictors import Predictor
+from accel.validation import check_in_range
 
 
 class SlowedPredictor:
@@ -19,10 +20,9 @@ class SlowedPredictor:
         slowdown: float,
         timer: Callable[[], float] = time.perf_counter,
     ) -> None:
-        if not 0 <= slowdown < 10:
-            raise ValueError(f"`slowdown` must be in [0, 10), got {slowdown}")
         self.inner = inner
         self.slowdown = slowdown
+        check_in_range(self, "slowdown", 0, 10, "[)")
         self.timer = timer
         self.name = f"{inner.name} +{slowdown:.0%}"
 

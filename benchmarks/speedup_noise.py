@@ -13,7 +13,6 @@ Results go to a JSON file, with the command that produced them, rewritten after 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys
@@ -22,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from accel.artifacts.cache import write_text_atomic
+from accel.artifacts.cache import write_json_atomic
 from accel.matrix import Matrix, RunConfig
 from accel.measure.records import Cell
 from accel.measure.timing import TimingPlan, measure_speedups
@@ -129,7 +128,7 @@ def _write(args: argparse.Namespace, results: dict[str, object], started: float)
         "elapsed_seconds": time.perf_counter() - started,
         "results": results,
     }
-    write_text_atomic(args.out, json.dumps(document, indent=2, sort_keys=True) + "\n")
+    write_json_atomic(args.out, document)
 
 
 if __name__ == "__main__":

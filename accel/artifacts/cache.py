@@ -67,15 +67,29 @@ def cached_dir(
     return final
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and an atomic rename."""
+def write_atomic(path: Path, write: Callable[[Path], object]) -> None:
+    """Publish ``path`` whole or not at all: ``write`` fills an empty temporary file beside
+    it (given its path; what it returns is ignored), which is then renamed over ``path``, or
+    removed if ``write`` raises. Parent directories are created; the file is mode 0644."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        write(tmp)
         os.chmod(tmp, 0o644)  # mkstemp creates 0600; results and baselines are for sharing
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically (:func:`write_atomic`)."""
+    write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def write_json_atomic(path: Path, document: Any) -> None:
+    """Write ``document`` to ``path`` atomically as indented JSON with sorted keys and a final
+    newline (the form of accel's result documents)."""
+    write_text_atomic(path, json.dumps(document, indent=2, sort_keys=True) + "\n")

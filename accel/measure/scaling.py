@@ -6,7 +6,6 @@ words (so tokenization costs what it would), checked by tokenizing the finished 
 
 from __future__ import annotations
 
-import gc
 import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -14,6 +13,9 @@ from itertools import cycle, islice
 from typing import TYPE_CHECKING
 
 from pytest_benchmark.timers import default_timer
+
+from accel.measure.timing import gc_paused
+from accel.validation import check_at_least, check_each_at_least
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -40,14 +42,10 @@ class SweepPlan:
     min_seconds: float = 0.2
 
     def __post_init__(self) -> None:
-        if not self.lengths or min(self.lengths) < 3:
-            raise ValueError(f"`lengths` must be >= 3 tokens each, got {self.lengths}")
-        if self.warmup < 0:
-            raise ValueError(f"`warmup` must be >= 0, got {self.warmup}")
-        if self.calls < 1:
-            raise ValueError(f"`calls` must be >= 1, got {self.calls}")
-        if not self.min_seconds >= 0:
-            raise ValueError(f"`min_seconds` must be >= 0, got {self.min_seconds}")
+        check_each_at_least(self, "lengths", 3, unit="tokens")
+        check_at_least(self, "warmup", 0)
+        check_at_least(self, "calls", 1)
+        check_at_least(self, "min_seconds", 0)
 
 
 def _count(tokenizer: PreTrainedTokenizerBase, text: str, special: bool = True) -> int:
@@ -100,10 +98,7 @@ def measure_length_sweep(
     """
     limit = getattr(predictor, "max_length", None)
     out: dict[int, float] = {}
-    gc.collect()
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         for length in plan.lengths:
             if limit is not None and length > limit:
                 continue
@@ -116,7 +111,4 @@ def measure_length_sweep(
                 predictor.predict(query)
                 durations.append(timer() - start)
             out[length] = statistics.median(durations) * 1e3
-    finally:
-        if gc_was_enabled:
-            gc.enable()
     return out

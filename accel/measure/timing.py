@@ -13,7 +13,8 @@ from __future__ import annotations
 import gc
 import math
 import statistics
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,7 @@ from pytest_benchmark.timers import default_timer
 from tqdm.auto import tqdm
 
 from accel.measure.records import Latency, Speedup
+from accel.validation import check_at_least, check_each_at_least
 
 if TYPE_CHECKING:
     from accel.measure.predictors import Predictor
@@ -43,12 +45,9 @@ class TimingPlan:
     block: int = 25
 
     def __post_init__(self) -> None:
-        if self.rounds < 2:  # the speedup's confidence interval resamples rounds
-            raise ValueError(f"`rounds` must be >= 2, got {self.rounds}")
-        if self.block < 1:
-            raise ValueError(f"`block` must be >= 1, got {self.block}")
-        if self.warmup < 0:
-            raise ValueError(f"`warmup` must be >= 0, got {self.warmup}")
+        check_at_least(self, "rounds", 2)  # the speedup's confidence interval resamples rounds
+        check_at_least(self, "block", 1)
+        check_at_least(self, "warmup", 0)
 
 
 def _time_block(predictor: Predictor, queries: Sequence[str], n: int, out: list[float]) -> None:
@@ -91,13 +90,21 @@ def measure_speedups(
         raise ValueError("`queries` must not be empty")
     if not cells:
         raise ValueError("`cells` must not be empty")
+    with gc_paused():
+        return _round_robin(reference, cells, queries, plan, progress)
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Collect garbage, then keep the collector off for the block (as ``timeit`` does), so
+    that no collection lands inside a timed call; it runs again after, if it ran before."""
     gc.collect()
-    gc_was_enabled = gc.isenabled()
+    was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _round_robin(reference, cells, queries, plan, progress)
+        yield
     finally:
-        if gc_was_enabled:
+        if was_enabled:
             gc.enable()
 
 
@@ -168,14 +175,10 @@ class ThroughputPlan:
     min_seconds: float = 1.0
 
     def __post_init__(self) -> None:
-        if not self.batch_sizes or min(self.batch_sizes) < 1:
-            raise ValueError(f"`batch_sizes` must be >= 1 each, got {self.batch_sizes}")
-        if self.warmup < 0:
-            raise ValueError(f"`warmup` must be >= 0, got {self.warmup}")
-        if self.min_batches < 1:
-            raise ValueError(f"`min_batches` must be >= 1, got {self.min_batches}")
-        if not self.min_seconds >= 0:
-            raise ValueError(f"`min_seconds` must be >= 0, got {self.min_seconds}")
+        check_each_at_least(self, "batch_sizes", 1)
+        check_at_least(self, "warmup", 0)
+        check_at_least(self, "min_batches", 1)
+        check_at_least(self, "min_seconds", 0)
 
 
 def measure_throughput(

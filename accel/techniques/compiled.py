@@ -21,8 +21,9 @@ from typing import cast
 
 import torch
 
-from accel.measure.predictors import Predictor, TorchPredictor
+from accel.measure.predictors import Predictor
 from accel.techniques.base import BuildContext
+from accel.techniques.stages.torch import torch_predictor
 
 # One batch per graph: batch 1 (the latency path) and a padded batch of 2 (the accuracy path).
 WARMUP_BATCHES: tuple[tuple[str, ...], ...] = (
@@ -36,16 +37,9 @@ def build_torch_compile(ctx: BuildContext) -> Predictor:
     """``torch.compile(dynamic=True)`` of a private copy of the reference, with freezing."""
     import torch._inductor.config as inductor_config
 
-    ref = ctx.reference
-    model = copy.deepcopy(ref.model).eval().to(ctx.device)
-    predictor = TorchPredictor(
-        "torch-compile",
-        cast(torch.nn.Module, torch.compile(model, dynamic=True)),  # an OptimizedModule
-        ref.tokenizer,
-        ref.labels,
-        device=ctx.device,
-        max_positions=ref.model.config.max_position_embeddings,
-    )
+    model = copy.deepcopy(ctx.reference.model).eval().to(ctx.device)
+    compiled = cast(torch.nn.Module, torch.compile(model, dynamic=True))  # an OptimizedModule
+    predictor = torch_predictor("torch-compile", compiled, ctx)
     start = time.perf_counter()
     with inductor_config.patch(INDUCTOR_CONFIG):
         for batch in WARMUP_BATCHES:

@@ -10,7 +10,6 @@ keeps what it finished. The gate never runs this; the default recipe in
 from __future__ import annotations
 
 import dataclasses
-import json
 import tempfile
 import time
 from dataclasses import dataclass
@@ -20,13 +19,14 @@ from typing import Any
 import numpy as np
 from transformers import AutoModelForSequenceClassification
 
-from accel.artifacts.cache import write_text_atomic
+from accel.artifacts.cache import write_json_atomic
 from accel.artifacts.data import LABEL, TEXT, intent_names
 from accel.measure.accuracy import measure_accuracy
-from accel.measure.predictors import TorchPredictor
 from accel.techniques.base import BuildContext
-from accel.techniques.stages.students import DISTILLED_RECIPE, teacher_logits
+from accel.techniques.stages.students import DISTILLED_RECIPE, dataset, teacher_logits
+from accel.techniques.stages.torch import torch_predictor
 from accel.training.distillation import KDConfig, StudentRecipe, class_ids, train_student
+from accel.validation import check_at_least, check_in_range
 
 SCHEMA = "accel-distill-search/1"
 
@@ -43,10 +43,8 @@ class SearchSpace:
     seed: int = 42
 
     def __post_init__(self) -> None:
-        if self.trials < 1:
-            raise ValueError(f"`trials` must be >= 1, got {self.trials}")
-        if not 0.0 < self.train_fraction <= 1.0:
-            raise ValueError(f"`train_fraction` must be in (0, 1], got {self.train_fraction}")
+        check_at_least(self, "trials", 1)
+        check_in_range(self, "train_fraction", 0, 1, "(]")
         lo, hi = self.alpha
         if not 0.0 <= lo < hi <= 1.0:
             raise ValueError(f"`alpha` range must satisfy 0 <= low < high <= 1, got {self.alpha}")
@@ -61,9 +59,7 @@ def run_search(ctx: BuildContext, space: SearchSpace, out: Path, command: str) -
     """Run the study, writing ``out`` after every trial; return the final record."""
     import optuna
 
-    if ctx.data is None:
-        raise ValueError("the search needs the dataset")
-    data = ctx.data
+    data = dataset(ctx)
     base = DISTILLED_RECIPE
     soft_all = teacher_logits(ctx, base.train.max_length)
     train = data["train"]
@@ -100,7 +96,7 @@ def run_search(ctx: BuildContext, space: SearchSpace, out: Path, command: str) -
                 desc=f"trial {trial.number + 1}/{space.trials}",
             )
             model = AutoModelForSequenceClassification.from_pretrained(tmp).eval()
-        predictor = TorchPredictor("trial", model, ctx.reference.tokenizer, ctx.reference.labels)
+        predictor = torch_predictor("trial", model, ctx)
         acc = measure_accuracy(predictor, validation[TEXT], val_refs, batch_size=128)
         trials.append(
             {
@@ -111,7 +107,7 @@ def run_search(ctx: BuildContext, space: SearchSpace, out: Path, command: str) -
                 "seconds": round(time.perf_counter() - started, 1),
             }
         )
-        _write(out, _record(space, command, base, trials))
+        write_json_atomic(out, _record(space, command, base, trials))
         return acc.accuracy
 
     sampler = optuna.samplers.TPESampler(
@@ -121,7 +117,7 @@ def run_search(ctx: BuildContext, space: SearchSpace, out: Path, command: str) -
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study.optimize(objective, n_trials=space.trials)
     record = _record(space, command, base, trials)
-    _write(out, record)
+    write_json_atomic(out, record)
     return record
 
 
@@ -143,8 +139,3 @@ def _record(
         "best": best,
         "trials": trials,
     }
-
-
-def _write(path: Path, record: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(path, json.dumps(record, indent=2, sort_keys=True) + "\n")

@@ -13,7 +13,7 @@ stages): the honest comparison for ``distilled``. The default recipe's ``alpha``
 from __future__ import annotations
 
 from accel.artifacts.models import Classifier
-from accel.measure.predictors import Predictor, TorchPredictor
+from accel.measure.predictors import Predictor
 from accel.techniques.base import BuildContext
 from accel.techniques.stages.onnx import ort_predictor, quantized_graph
 from accel.techniques.stages.quantize import quantize_linear_int8
@@ -25,17 +25,15 @@ from accel.techniques.stages.students import (
     distilled_student,
     student,
 )
+from accel.techniques.stages.torch import torch_predictor
 
 
 def _torch(name: str, clf: Classifier, ctx: BuildContext, quantize: bool = False) -> Predictor:
-    model = quantize_linear_int8(clf.model) if quantize else clf.model
-    return TorchPredictor(
+    return torch_predictor(
         name,
-        model,
-        clf.tokenizer,
-        clf.labels,
-        device="cpu" if quantize else ctx.device,
-        max_positions=clf.model.config.max_position_embeddings,
+        quantize_linear_int8(clf.model) if quantize else clf.model,
+        ctx,
+        device="cpu" if quantize else None,
         trained_fingerprint=clf.fingerprint,
     )
 
@@ -68,4 +66,3 @@ def build_distilled_ort_int8(ctx: BuildContext) -> Predictor:
         ctx,
         trained_fingerprint=clf.fingerprint,
     )
-

@@ -12,22 +12,14 @@ import copy
 
 import torch
 
-from accel.measure.predictors import Predictor, TorchPredictor
+from accel.measure.predictors import Predictor
 from accel.techniques.base import BuildContext
+from accel.techniques.stages.torch import torch_predictor
 
 
 def _cast(ctx: BuildContext, name: str, dtype: torch.dtype) -> Predictor:
-    ref = ctx.reference
-    model: torch.nn.Module = copy.deepcopy(ref.model)
-    model = model.to(dtype=dtype)
-    return TorchPredictor(
-        name,
-        model,
-        ref.tokenizer,
-        ref.labels,
-        device=ctx.device,
-        max_positions=ref.model.config.max_position_embeddings,
-    )
+    model: torch.nn.Module = copy.deepcopy(ctx.reference.model)
+    return torch_predictor(name, model.to(dtype=dtype), ctx)
 
 
 def build_bf16(ctx: BuildContext) -> Predictor:

@@ -12,17 +12,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import datasets
-import numpy as np
 from transformers import PreTrainedModel
 
-from accel.artifacts.data import LABEL, TEXT, data_fingerprint, intent_names
+from accel.artifacts.data import data_fingerprint
 from accel.artifacts.models import state_dict_fingerprint
 from accel.measure.accuracy import MB
 from accel.measure.predictors import Predictor, TorchPredictor
 from accel.techniques.base import BuildContext
-from accel.techniques.stages.students import DISTILLED_RECIPE, teacher_logits
-from accel.training.distillation import KDConfig, class_ids
+from accel.techniques.stages.students import (
+    DISTILLED_RECIPE,
+    dataset,
+    soft_targets,
+    train_split,
+)
+from accel.techniques.stages.torch import torch_predictor
 from accel.training.finetune import TrainConfig
 from accel.training.prune_training import (
     SPARSE_WEIGHTS,
@@ -62,22 +65,6 @@ STRUCTURED_RECIPE = StructuredRecipe(
 )
 
 
-def _dataset(ctx: BuildContext) -> datasets.DatasetDict:
-    if ctx.data is None:
-        raise ValueError("pruning techniques need the dataset in the build context")
-    return ctx.data
-
-
-def _train_split(ctx: BuildContext) -> tuple[list[str], list[int]]:
-    data = _dataset(ctx)
-    train = data["train"]
-    return list(train[TEXT]), class_ids(ctx.reference.labels, intent_names(data), train[LABEL])
-
-
-def _soft(ctx: BuildContext, kd: KDConfig, max_length: int) -> np.ndarray | None:
-    return teacher_logits(ctx, max_length) if kd.alpha < 1.0 else None
-
-
 def _pruned_artifact(
     ctx: BuildContext,
     recipe: SparseRecipe | StructuredRecipe,
@@ -86,11 +73,11 @@ def _pruned_artifact(
     """The cached directory of the reference pruned with ``recipe`` by ``train``."""
 
     def build(out: Path) -> None:
-        texts, labels = _train_split(ctx)
-        soft = _soft(ctx, recipe.kd, recipe.train.max_length)
+        texts, labels = train_split(ctx)
+        soft = soft_targets(ctx, recipe.kd, recipe.train.max_length)
         train(ctx.reference, texts, labels, soft, recipe, out)
 
-    key = recipe.as_dict() | {"data": data_fingerprint(_dataset(ctx))}
+    key = recipe.as_dict() | {"data": data_fingerprint(dataset(ctx))}
     return ctx.artifact("pruned", key, build)
 
 
@@ -105,16 +92,7 @@ def structured_artifact(ctx: BuildContext, recipe: StructuredRecipe) -> Path:
 
 
 def _predictor(name: str, model: PreTrainedModel, ctx: BuildContext) -> TorchPredictor:
-    ref = ctx.reference
-    return TorchPredictor(
-        name,
-        model,
-        ref.tokenizer,
-        ref.labels,
-        device=ctx.device,
-        max_positions=model.config.max_position_embeddings,
-        trained_fingerprint=state_dict_fingerprint(model),
-    )
+    return torch_predictor(name, model, ctx, trained_fingerprint=state_dict_fingerprint(model))
 
 
 def sparse_predictor(name: str, ctx: BuildContext, recipe: SparseRecipe) -> TorchPredictor:

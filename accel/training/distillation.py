@@ -9,7 +9,6 @@ over the train split are computed once and cached. Students are cached like the 
 from __future__ import annotations
 
 import copy
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -21,9 +20,16 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 from transformers import AutoModelForSequenceClassification, PreTrainedModel
 
-from accel.artifacts.cache import write_text_atomic
 from accel.artifacts.models import Classifier
-from accel.training.finetune import TrainConfig, fine_tune
+from accel.training.finetune import (
+    LossFn,
+    TrainConfig,
+    fine_tune,
+    freeze_word_embeddings,
+    save_trained,
+    torch_threads,
+)
+from accel.validation import check_in_range, check_positive
 
 _STUDENT_FORMAT = "student-v1"  # bump when the build procedure changes
 _LAYER_KEY = re.compile(r"^(?P<prefix>.*\bencoder\.layer\.)(?P<index>\d+)(?P<rest>\..*)$")
@@ -37,10 +43,8 @@ class KDConfig:
     temperature: float
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.alpha <= 1.0:
-            raise ValueError(f"`alpha` must be in [0, 1], got {self.alpha}")
-        if not self.temperature > 0.0:
-            raise ValueError(f"`temperature` must be > 0, got {self.temperature}")
+        check_in_range(self, "alpha", 0, 1, "[]")
+        check_positive(self, "temperature")
 
 
 def distillation_loss(
@@ -71,6 +75,22 @@ def distillation_loss(
         log_target=True,
     ).clamp_min(0.0)  # KL >= 0; rounding can leave -1e-9 when the distributions match
     return config.alpha * hard + (1.0 - config.alpha) * t * t * kl
+
+
+def kd_loss_fn(config: KDConfig, teacher_logits: np.ndarray | None, n: int) -> LossFn:
+    """The fine-tuning loss of ``config`` over ``n`` texts: :func:`distillation_loss` against
+    each batch's rows of ``teacher_logits``, which are needed unless ``alpha == 1`` (then
+    they are not read)."""
+    soft = None
+    if config.alpha < 1.0:
+        if teacher_logits is None or teacher_logits.shape[0] != n:
+            raise ValueError("distillation with alpha < 1 needs one teacher logit row per text")
+        soft = torch.from_numpy(teacher_logits)
+
+    def loss(logits: torch.Tensor, gold: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        return distillation_loss(logits, soft[idx] if soft is not None else logits, gold, config)
+
+    return loss
 
 
 def make_student(teacher: PreTrainedModel, layers: Sequence[int]) -> PreTrainedModel:
@@ -132,26 +152,19 @@ def compute_teacher_logits(
     teacher: Classifier, texts: Sequence[str], max_length: int, threads: int, batch_size: int = 256
 ) -> np.ndarray:
     """The teacher's logits for ``texts`` (float32, one row per text, in order)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     out = np.zeros((len(texts), len(teacher.labels)), dtype=np.float32)
-    try:
-        with torch.inference_mode():
-            for start in tqdm(
-                range(0, len(order), batch_size), desc="teacher logits", unit="batch"
-            ):
-                idx = order[start : start + batch_size]
-                batch = teacher.tokenizer(
-                    [texts[i] for i in idx],
-                    padding=True,
-                    truncation=True,
-                    max_length=max_length,
-                    return_tensors="pt",
-                )
-                out[idx] = teacher.model(**batch).logits.float().numpy()
-    finally:
-        torch.set_num_threads(previous)
+    with torch_threads(threads), torch.inference_mode():
+        for start in tqdm(range(0, len(order), batch_size), desc="teacher logits", unit="batch"):
+            idx = order[start : start + batch_size]
+            batch = teacher.tokenizer(
+                [texts[i] for i in idx],
+                padding=True,
+                truncation=True,
+                max_length=max_length,
+                return_tensors="pt",
+            )
+            out[idx] = teacher.model(**batch).logits.float().numpy()
     return out
 
 
@@ -168,25 +181,12 @@ def train_student(
 
     ``teacher_logits`` (rows aligned with ``texts``) are needed unless ``alpha == 1``.
     """
-    if recipe.kd.alpha < 1.0:
-        if teacher_logits is None or teacher_logits.shape[0] != len(texts):
-            raise ValueError("distillation with alpha < 1 needs one teacher logit row per text")
-        soft = torch.from_numpy(teacher_logits)
+    loss = kd_loss_fn(recipe.kd, teacher_logits, len(texts))
     student = make_student(teacher.model, recipe.layers)
     if recipe.freeze_word_embeddings:
-        student.get_input_embeddings().weight.requires_grad_(False)
-
-    def loss(logits: torch.Tensor, gold: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-        targets = soft[idx] if recipe.kd.alpha < 1.0 else logits
-        return distillation_loss(logits, targets, gold, recipe.kd)
-
+        freeze_word_embeddings(student)
     losses = fine_tune(student, teacher.tokenizer, texts, labels, recipe.train, loss, desc)
-    student.save_pretrained(str(out))
-    teacher.tokenizer.save_pretrained(str(out))
-    write_text_atomic(
-        out / "accel_recipe.json",
-        json.dumps({"recipe": recipe.as_dict(), "epoch_losses": losses}, indent=2),
-    )
+    save_trained(student, teacher.tokenizer, out, recipe.as_dict(), epoch_losses=losses)
     return losses
 
 
@@ -196,6 +196,7 @@ __all__ = [
     "class_ids",
     "compute_teacher_logits",
     "distillation_loss",
+    "kd_loss_fn",
     "make_student",
     "train_student",
 ]

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, get_linear_schedule_with_warmup
+
+from accel.artifacts.cache import write_text_atomic
+from accel.validation import check_at_least, check_in_range
+
+RECORD = "accel_recipe.json"  # beside a trained model: its recipe and training results
 
 # loss(student_logits, labels, batch_indices) -> scalar tensor
 LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -33,18 +41,12 @@ class TrainConfig:
     threads: int = 2
 
     def __post_init__(self) -> None:
-        if self.epochs < 1:
-            raise ValueError(f"`epochs` must be >= 1, got {self.epochs}")
-        if self.batch_size < 1:
-            raise ValueError(f"`batch_size` must be >= 1, got {self.batch_size}")
-        if not 0 < self.learning_rate < 1:
-            raise ValueError(f"`learning_rate` must be in (0, 1), got {self.learning_rate}")
-        if not 0 <= self.warmup_ratio < 1:
-            raise ValueError(f"`warmup_ratio` must be in [0, 1), got {self.warmup_ratio}")
-        if self.max_length < 8:
-            raise ValueError(f"`max_length` must be >= 8, got {self.max_length}")
-        if self.threads < 1:
-            raise ValueError(f"`threads` must be >= 1, got {self.threads}")
+        check_at_least(self, "epochs", 1)
+        check_at_least(self, "batch_size", 1)
+        check_in_range(self, "learning_rate", 0, 1, "()")
+        check_in_range(self, "warmup_ratio", 0, 1, "[)")
+        check_at_least(self, "max_length", 8)
+        check_at_least(self, "threads", 1)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -55,6 +57,40 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+@contextmanager
+def torch_threads(threads: int) -> Iterator[None]:
+    """Run the block with ``threads`` torch threads, then restore the previous count."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def freeze_word_embeddings(model: PreTrainedModel) -> None:
+    """Keep ``model``'s input word embeddings fixed in training (no gradient)."""
+    model.get_input_embeddings().weight.requires_grad_(False)
+
+
+def save_trained(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    out: Path,
+    recipe: Mapping[str, Any],
+    **results: Any,
+) -> None:
+    """Save a trained ``model`` with its ``tokenizer`` to ``out``, and its record."""
+    model.save_pretrained(str(out))
+    tokenizer.save_pretrained(str(out))
+    write_record(out, recipe, **results)
+
+
+def write_record(out: Path, recipe: Mapping[str, Any], **results: Any) -> None:
+    """Write ``out/accel_recipe.json``: the recipe a model was trained with and ``results``."""
+    write_text_atomic(out / RECORD, json.dumps({"recipe": recipe} | results, indent=2))
 
 
 def training_steps(n_examples: int, config: TrainConfig) -> int:
@@ -84,17 +120,63 @@ def fine_tune(
     their own learning rate); their parameters are left out of the default groups.
     """
     seed_everything(config.seed)
-    previous_threads = torch.get_num_threads()
-    torch.set_num_threads(config.threads)
-    encoded = tokenizer(list(texts), truncation=True, max_length=config.max_length)
-    label_tensor = torch.tensor(list(labels), dtype=torch.long)
-    n = len(label_tensor)
-    steps_per_epoch = (n + config.batch_size - 1) // config.batch_size
-    total = steps_per_epoch * config.epochs
+    with torch_threads(config.threads):
+        encoded = tokenizer(list(texts), truncation=True, max_length=config.max_length)
+        label_tensor = torch.tensor(list(labels), dtype=torch.long)
+        n = len(label_tensor)
+        steps_per_epoch = (n + config.batch_size - 1) // config.batch_size
+        total = steps_per_epoch * config.epochs
+        optimizer = torch.optim.AdamW(
+            _param_groups(model, config, extra_param_groups), lr=config.learning_rate
+        )
+        scheduler = get_linear_schedule_with_warmup(
+            optimizer, int(config.warmup_ratio * total), total
+        )
+        generator = torch.Generator().manual_seed(config.seed)
+        model.train()
+        epoch_losses: list[float] = []
+        try:
+            with tqdm(total=total, desc=desc, unit="step", mininterval=5.0) as bar:
+                for epoch in range(config.epochs):
+                    order = torch.randperm(n, generator=generator)
+                    running = 0.0
+                    for step in range(steps_per_epoch):
+                        shown = on_step(epoch * steps_per_epoch + step) if on_step else None
+                        idx = order[step * config.batch_size : (step + 1) * config.batch_size]
+                        batch = tokenizer.pad(
+                            {k: [encoded[k][i] for i in idx.tolist()] for k in encoded},
+                            return_tensors="pt",
+                        )
+                        logits = model(**batch).logits
+                        loss = loss_fn(logits, label_tensor[idx], idx)
+                        loss.backward()
+                        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                        optimizer.step()
+                        scheduler.step()
+                        optimizer.zero_grad(set_to_none=True)
+                        running += loss.item()
+                        bar.update(1)
+                        bar.set_postfix(
+                            epoch=epoch + 1,
+                            loss=f"{running / (step + 1):.4f}",
+                            **(shown or {}),
+                            refresh=False,
+                        )
+                    epoch_losses.append(running / steps_per_epoch)
+        finally:
+            model.eval()
+    return epoch_losses
+
+
+def _param_groups(
+    model: PreTrainedModel, config: TrainConfig, extra: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """AdamW groups: weight decay except on biases and layer norms, then ``extra`` (whose
+    parameters are left out of the first two)."""
     no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight")
-    taken = {id(p) for group in extra_param_groups for p in group["params"]}
+    taken = {id(p) for group in extra for p in group["params"]}
     named = [(name, p) for name, p in model.named_parameters() if id(p) not in taken]
-    groups = [
+    return [
         {
             "params": [p for name, p in named if not name.endswith(no_decay)],
             "weight_decay": config.weight_decay,
@@ -103,42 +185,5 @@ def fine_tune(
             "params": [p for name, p in named if name.endswith(no_decay)],
             "weight_decay": 0.0,
         },
-        *(dict(group) for group in extra_param_groups),
+        *(dict(group) for group in extra),
     ]
-    optimizer = torch.optim.AdamW(groups, lr=config.learning_rate)
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * total), total)
-    generator = torch.Generator().manual_seed(config.seed)
-    model.train()
-    epoch_losses: list[float] = []
-    try:
-        with tqdm(total=total, desc=desc, unit="step", mininterval=5.0) as bar:
-            for epoch in range(config.epochs):
-                order = torch.randperm(n, generator=generator)
-                running = 0.0
-                for step in range(steps_per_epoch):
-                    shown = on_step(epoch * steps_per_epoch + step) if on_step else None
-                    idx = order[step * config.batch_size : (step + 1) * config.batch_size]
-                    batch = tokenizer.pad(
-                        {k: [encoded[k][i] for i in idx.tolist()] for k in encoded},
-                        return_tensors="pt",
-                    )
-                    logits = model(**batch).logits
-                    loss = loss_fn(logits, label_tensor[idx], idx)
-                    loss.backward()
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                    optimizer.step()
-                    scheduler.step()
-                    optimizer.zero_grad(set_to_none=True)
-                    running += loss.item()
-                    bar.update(1)
-                    bar.set_postfix(
-                        epoch=epoch + 1,
-                        loss=f"{running / (step + 1):.4f}",
-                        **(shown or {}),
-                        refresh=False,
-                    )
-                epoch_losses.append(running / steps_per_epoch)
-    finally:
-        model.eval()
-        torch.set_num_threads(previous_threads)
-    return epoch_losses

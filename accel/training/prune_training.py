@@ -10,20 +10,25 @@ A sparse model is saved as its config, tokenizer and compressed weights
 from __future__ import annotations
 
 import copy
-import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import torch
 from transformers import AutoConfig, AutoModelForSequenceClassification, PreTrainedModel
 
-from accel.artifacts.cache import write_text_atomic
 from accel.artifacts.models import Classifier
-from accel.training.distillation import KDConfig, distillation_loss
-from accel.training.finetune import LossFn, TrainConfig, fine_tune, training_steps
+from accel.training.distillation import KDConfig, kd_loss_fn
+from accel.training.finetune import (
+    TrainConfig,
+    fine_tune,
+    freeze_word_embeddings,
+    save_trained,
+    torch_threads,
+    training_steps,
+    write_record,
+)
 from accel.training.pruning import (
     SCORE_INITS,
     CubicSchedule,
@@ -36,9 +41,9 @@ from accel.training.pruning import (
 )
 from accel.training.sparse_format import load_sparse, save_sparse
 from accel.training.structured import LayerShape, Structure, importance_scores, prune_structure
+from accel.validation import check_at_least, check_in_range, check_one_of, check_positive
 
 SPARSE_WEIGHTS = "model.sparse.safetensors"
-RECORD = "accel_recipe.json"
 _SPARSE_FORMAT = "sparse-v1"  # bump when the build procedure changes
 _STRUCTURED_FORMAT = "structured-v1"
 METHODS = ("magnitude", "movement")
@@ -64,23 +69,16 @@ class SparseRecipe:
     freeze_word_embeddings: bool = True
 
     def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise ValueError(f"`method` must be one of {METHODS}, got {self.method!r}")
-        if not 0.0 <= self.sparsity < 1.0:
-            raise ValueError(f"`sparsity` must be in [0, 1), got {self.sparsity}")
-        for name in ("warmup", "cooldown"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise ValueError(f"`{name}` must be in [0, 1), got {getattr(self, name)}")
+        check_one_of(self, "method", METHODS)
+        for name in ("sparsity", "warmup", "cooldown"):
+            check_in_range(self, name, 0, 1, "[)")
         if self.warmup + self.cooldown >= 1.0:
             raise ValueError(
                 f"`warmup` + `cooldown` must be < 1, got {self.warmup} + {self.cooldown}"
             )
-        if self.update_every < 1:
-            raise ValueError(f"`update_every` must be >= 1, got {self.update_every}")
-        if self.score_init not in SCORE_INITS:
-            raise ValueError(f"`score_init` must be one of {SCORE_INITS}, got {self.score_init!r}")
-        if not self.score_learning_rate > 0:
-            raise ValueError(f"`score_learning_rate` must be > 0, got {self.score_learning_rate}")
+        check_at_least(self, "update_every", 1)
+        check_one_of(self, "score_init", SCORE_INITS)
+        check_positive(self, "score_learning_rate")
 
     def schedule(self, initial: float, steps: int) -> CubicSchedule:
         """The cubic schedule from ``initial`` over ``steps`` optimizer steps."""
@@ -106,33 +104,17 @@ class StructuredRecipe:
     freeze_word_embeddings: bool = True
 
     def __post_init__(self) -> None:
-        if self.importance_examples < 1:
-            raise ValueError(f"`importance_examples` must be >= 1, got {self.importance_examples}")
+        check_at_least(self, "importance_examples", 1)
 
     def as_dict(self) -> dict[str, object]:
         return {"format": _STRUCTURED_FORMAT} | asdict(self)
 
 
-def _kd_loss(kd: KDConfig, teacher_logits: np.ndarray | None, n: int) -> LossFn:
-    if kd.alpha < 1.0 and (teacher_logits is None or teacher_logits.shape[0] != n):
-        raise ValueError("distillation with alpha < 1 needs one teacher logit row per text")
-    soft = torch.from_numpy(teacher_logits) if teacher_logits is not None else None
-
-    def loss(logits: torch.Tensor, gold: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-        return distillation_loss(logits, soft[idx] if soft is not None else logits, gold, kd)
-
-    return loss
-
-
-def _copy(reference: Classifier, freeze_word_embeddings: bool) -> PreTrainedModel:
+def _copy(reference: Classifier, freeze: bool) -> PreTrainedModel:
     model = copy.deepcopy(reference.model)
-    if freeze_word_embeddings:
-        model.get_input_embeddings().weight.requires_grad_(False)
+    if freeze:
+        freeze_word_embeddings(model)
     return model
-
-
-def _record(out: Path, recipe: Mapping[str, Any], **results: Any) -> None:
-    write_text_atomic(out / RECORD, json.dumps({"recipe": recipe} | results, indent=2))
 
 
 def train_sparse(
@@ -147,7 +129,7 @@ def train_sparse(
 
     Returns the pruned model (as saved: dense, with zeros where pruned).
     """
-    loss = _kd_loss(recipe.kd, teacher_logits, len(texts))
+    loss = kd_loss_fn(recipe.kd, teacher_logits, len(texts))
     model = _copy(reference, recipe.freeze_word_embeddings)
     layers = list(encoder_linears(model).values())
     schedule = recipe.schedule(weight_sparsity(layers), training_steps(len(texts), recipe.train))
@@ -175,7 +157,7 @@ def train_sparse(
     model.config.save_pretrained(str(out))
     reference.tokenizer.save_pretrained(str(out))
     save_sparse(model.state_dict(), out / SPARSE_WEIGHTS)
-    _record(out, recipe.as_dict(), epoch_losses=losses, sparsity=weight_sparsity(layers))
+    write_record(out, recipe.as_dict(), epoch_losses=losses, sparsity=weight_sparsity(layers))
     return model
 
 
@@ -197,13 +179,11 @@ def train_structured(
 ) -> LayerShape:
     """Score heads and neurons on a train sample, remove the least important, fine-tune the
     smaller copy of the reference and save it to ``out``."""
-    loss = _kd_loss(recipe.kd, teacher_logits, len(texts))
+    loss = kd_loss_fn(recipe.kd, teacher_logits, len(texts))
     model = _copy(reference, recipe.freeze_word_embeddings)
     rng = np.random.default_rng(recipe.train.seed)
     sample = rng.permutation(len(texts))[: recipe.importance_examples].tolist()
-    previous_threads = torch.get_num_threads()
-    torch.set_num_threads(recipe.train.threads)
-    try:
+    with torch_threads(recipe.train.threads):
         importance = importance_scores(
             model,
             reference.tokenizer,
@@ -211,8 +191,6 @@ def train_structured(
             [labels[i] for i in sample],
             max_length=recipe.train.max_length,
         )
-    finally:
-        torch.set_num_threads(previous_threads)
     shape = prune_structure(model, recipe.structure, importance)
     losses = fine_tune(
         model,
@@ -223,9 +201,9 @@ def train_structured(
         loss,
         desc="fine-tuning the pruned structure",
     )
-    model.save_pretrained(str(out))
-    reference.tokenizer.save_pretrained(str(out))
-    _record(
+    save_trained(
+        model,
+        reference.tokenizer,
         out,
         recipe.as_dict(),
         epoch_losses=losses,

@@ -31,6 +31,8 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize, prune
 
+from accel.validation import check_at_least, check_in_range, check_one_of, check_ordered
+
 _ENCODER_LINEAR = re.compile(r"(^|\.)encoder\.layer\.\d+\.")
 ScoreInit = Literal["constant", "magnitude"]
 SCORE_INITS = ("constant", "magnitude")
@@ -47,18 +49,11 @@ class CubicSchedule:
     end_step: int
 
     def __post_init__(self) -> None:
-        for field in ("initial", "final"):
-            value = getattr(self, field)
-            if not 0.0 <= value < 1.0:
-                raise ValueError(f"`{field}` must be in [0, 1), got {value}")
-        if self.final < self.initial:
-            raise ValueError(f"`final` ({self.final}) must be >= `initial` ({self.initial})")
-        if self.begin_step < 0:
-            raise ValueError(f"`begin_step` must be >= 0, got {self.begin_step}")
-        if self.end_step < self.begin_step:
-            raise ValueError(
-                f"`end_step` ({self.end_step}) must be >= `begin_step` ({self.begin_step})"
-            )
+        check_in_range(self, "initial", 0, 1, "[)")
+        check_in_range(self, "final", 0, 1, "[)")
+        check_ordered(self, "initial", "final")
+        check_at_least(self, "begin_step", 0)
+        check_ordered(self, "begin_step", "end_step")
 
     def at(self, step: int) -> float:
         """The scheduled sparsity at ``step``."""
@@ -90,41 +85,46 @@ def weight_sparsity(layers: Sequence[nn.Linear]) -> float:
     return zeros / total
 
 
-def _check_every(update_every: int) -> None:
-    if update_every < 1:
-        raise ValueError(f"`update_every` must be >= 1, got {update_every}")
-
-
-def _due(step: int, update_every: int, schedule: CubicSchedule) -> bool:
-    """Masks change every ``update_every`` steps, and once more where the schedule ends."""
-    return step % update_every == 0 or step == schedule.end_step
-
-
 def _kept(numel: int, sparsity: float) -> int:
     """How many of ``numel`` weights a matrix keeps at ``sparsity`` (at least one)."""
     return max(1, numel - round(sparsity * numel))
 
 
-class MagnitudePruner:
+class _ScheduledPruner:
+    """What both pruners share: ``layers`` re-masked to the schedule's sparsity every
+    ``update_every`` steps, and once more where the schedule ends."""
+
+    sparsity: float
+
+    def __init__(
+        self, layers: Sequence[nn.Linear], schedule: CubicSchedule, update_every: int
+    ) -> None:
+        self.update_every = update_every
+        check_at_least(self, "update_every", 1)
+        self.layers = list(layers)
+        self.schedule = schedule
+
+    def update(self, step: int) -> float:
+        """When due at ``step``, prune to the schedule's sparsity there; return the current
+        sparsity."""
+        if step % self.update_every == 0 or step == self.schedule.end_step:
+            self._prune_to(self.schedule.at(step))
+        return self.sparsity
+
+    def _prune_to(self, target: float) -> None:
+        raise NotImplementedError
+
+
+class MagnitudePruner(_ScheduledPruner):
     """Gradual magnitude pruning of ``layers`` through ``torch.nn.utils.prune``."""
 
     def __init__(
         self, layers: Sequence[nn.Linear], schedule: CubicSchedule, update_every: int = 1
     ) -> None:
-        _check_every(update_every)
-        self.layers = list(layers)
-        self.schedule = schedule
-        self.update_every = update_every
+        super().__init__(layers, schedule, update_every)
         for layer in self.layers:
             prune.identity(layer, "weight")  # weight = weight_orig * weight_mask from now on
         self.sparsity = weight_sparsity(self.layers)
-
-    def update(self, step: int) -> float:
-        """Every ``update_every`` steps, prune each layer to the schedule's sparsity at
-        ``step``; return the current sparsity."""
-        if _due(step, self.update_every, self.schedule):
-            self._prune_to(self.schedule.at(step))
-        return self.sparsity
 
     def _prune_to(self, target: float) -> None:
         for layer in self.layers:
@@ -161,8 +161,8 @@ class ScoredMask(nn.Module):
 
     def __init__(self, weight: torch.Tensor, init: ScoreInit = "constant") -> None:
         super().__init__()
-        if init not in SCORE_INITS:
-            raise ValueError(f"`init` must be one of {SCORE_INITS}, got {init!r}")
+        self.init = init  # how the scores started
+        check_one_of(self, "init", SCORE_INITS)
         with torch.no_grad():
             magnitude = weight.detach().abs()
             start = magnitude / magnitude.mean().clamp_min(1e-12)
@@ -188,7 +188,7 @@ class ScoredMask(nn.Module):
         return weight * _StraightThrough.apply(self.scores, self.mask)
 
 
-class MovementPruner:
+class MovementPruner(_ScheduledPruner):
     """Movement pruning of ``layers``: learned scores, top-k masks on the cubic schedule."""
 
     def __init__(
@@ -198,10 +198,7 @@ class MovementPruner:
         update_every: int = 1,
         init: ScoreInit = "constant",
     ) -> None:
-        _check_every(update_every)
-        self.layers = list(layers)
-        self.schedule = schedule
-        self.update_every = update_every
+        super().__init__(layers, schedule, update_every)
         self.masks: list[ScoredMask] = []
         for layer in self.layers:
             mask = ScoredMask(layer.weight, init)
@@ -213,19 +210,14 @@ class MovementPruner:
         """The learnable scores, one tensor per layer (give them their own learning rate)."""
         return [mask.scores for mask in self.masks]
 
-    def update(self, step: int) -> float:
-        """Every ``update_every`` steps, re-mask to the schedule's sparsity; return it."""
-        if _due(step, self.update_every, self.schedule):
-            target = self.schedule.at(step)
-            for mask in self.masks:
-                mask.refresh(target)
-            self.sparsity = weight_sparsity(self.layers)
-        return self.sparsity
+    def _prune_to(self, target: float) -> None:
+        for mask in self.masks:
+            mask.refresh(target)
+        self.sparsity = weight_sparsity(self.layers)
 
     def finish(self) -> None:
         """Mask at the final sparsity, then fold the masks into plain ``weight`` tensors."""
-        for mask in self.masks:
-            mask.refresh(self.schedule.final)
+        self._prune_to(self.schedule.final)
         for layer in self.layers:
             parametrize.remove_parametrizations(layer, "weight", leave_parametrized=True)
         self.sparsity = weight_sparsity(self.layers)

@@ -12,8 +12,6 @@ The file is safetensors (no pickle); the shapes of the encoded tensors are in it
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -21,6 +19,8 @@ import numpy as np
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
+
+from accel.artifacts.cache import write_atomic
 
 FORMAT = "accel-bitmask-v1"
 _BITS, _VALUES = ".__nonzero_bits", ".__nonzero_values"
@@ -48,15 +48,7 @@ def save_sparse(state: Mapping[str, torch.Tensor], path: Path) -> None:
         else:
             tensors[name] = value.clone()  # clone: safetensors refuses shared storage
     metadata = {"format": FORMAT, "shapes": json.dumps(shapes, sort_keys=True)}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=metadata)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
 
 
 def load_sparse(path: Path) -> dict[str, torch.Tensor]:

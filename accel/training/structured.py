@@ -28,6 +28,8 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
+from accel.validation import check_in_range
+
 HEADS_ATTRIBUTE = "accel_attention_heads"
 WEIGHTS_FILE = "model.safetensors"
 # loss(logits, labels) for the importance pass
@@ -42,10 +44,8 @@ class Structure:
     neurons: float
 
     def __post_init__(self) -> None:
-        for field in ("heads", "neurons"):
-            value = getattr(self, field)
-            if not 0.0 < value <= 1.0:
-                raise ValueError(f"`{field}` must be in (0, 1], got {value}")
+        check_in_range(self, "heads", 0, 1, "(]")
+        check_in_range(self, "neurons", 0, 1, "(]")
 
     def counts(self, heads: int, neurons: int) -> LayerShape:
         """Heads and neurons kept out of ``heads`` and ``neurons`` (at least one each)."""

@@ -57,15 +57,23 @@ DISTILLED_SLIMMING = StructuredRecipe(
 FINETUNED_SLIMMING = dataclasses.replace(DISTILLED_SLIMMING, kd=FINETUNED_RECIPE.kd)
 
 
-def _dataset(ctx: BuildContext) -> datasets.DatasetDict:
+def dataset(ctx: BuildContext) -> datasets.DatasetDict:
+    """The context's dataset, which every technique that trains a model needs."""
     if ctx.data is None:
-        raise ValueError("distillation techniques need the dataset in the build context")
+        raise ValueError("techniques that train a model need the dataset in the build context")
     return ctx.data
+
+
+def train_split(ctx: BuildContext) -> tuple[list[str], list[int]]:
+    """The train split's texts and their intents as the reference's class indices."""
+    data = dataset(ctx)
+    train = data["train"]
+    return list(train[TEXT]), class_ids(ctx.reference.labels, intent_names(data), train[LABEL])
 
 
 def teacher_logits(ctx: BuildContext, max_length: int) -> np.ndarray:
     """The reference's logits over the train split, computed once and cached."""
-    data = _dataset(ctx)
+    data = dataset(ctx)
 
     def build(out: Path) -> None:
         logits = compute_teacher_logits(
@@ -77,24 +85,24 @@ def teacher_logits(ctx: BuildContext, max_length: int) -> np.ndarray:
     return np.load(ctx.artifact("teacher-logits", recipe, build) / LOGITS_FILE)
 
 
+def soft_targets(ctx: BuildContext, kd: KDConfig, max_length: int) -> np.ndarray | None:
+    """The teacher's logits where the loss of ``kd`` reads them (``alpha < 1``), else None."""
+    return teacher_logits(ctx, max_length) if kd.alpha < 1.0 else None
+
+
 def student(
     ctx: BuildContext, recipe: StudentRecipe, slimming: StructuredRecipe | None = None
 ) -> Classifier:
     """The cached student of the reference trained with ``recipe``, then (with ``slimming``)
     structurally pruned and fine-tuned again, also cached."""
-    data = _dataset(ctx)
-    train = data["train"]
-    labels = class_ids(ctx.reference.labels, intent_names(data), train[LABEL])
-
-    def soft(alpha: float, max_length: int) -> np.ndarray | None:
-        return teacher_logits(ctx, max_length) if alpha < 1.0 else None
+    texts, labels = train_split(ctx)
 
     def build(out: Path) -> None:
-        logits = soft(recipe.kd.alpha, recipe.train.max_length)
+        logits = soft_targets(ctx, recipe.kd, recipe.train.max_length)
         desc = "distilling the student" if logits is not None else "fine-tuning the student"
-        train_student(ctx.reference, train[TEXT], labels, recipe, logits, out, desc)
+        train_student(ctx.reference, texts, labels, recipe, logits, out, desc)
 
-    key = recipe.as_dict() | {"data": data_fingerprint(data)}
+    key = recipe.as_dict() | {"data": data_fingerprint(dataset(ctx))}
     path = ctx.artifact("student", key, build)
     model = AutoModelForSequenceClassification.from_pretrained(str(path)).eval()
     ref = ctx.reference
@@ -102,8 +110,8 @@ def student(
         trained = Classifier(model, ref.tokenizer, ref.labels, str(path), "")
 
         def slim(out: Path) -> None:
-            logits = soft(slimming.kd.alpha, slimming.train.max_length)
-            train_structured(trained, train[TEXT], labels, logits, slimming, out)
+            logits = soft_targets(ctx, slimming.kd, slimming.train.max_length)
+            train_structured(trained, texts, labels, logits, slimming, out)
 
         path = ctx.artifact("student", {"student": key, "slimming": slimming.as_dict()}, slim)
         model = load_structured(path)

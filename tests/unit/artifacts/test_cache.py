@@ -4,7 +4,15 @@ from pathlib import Path
 
 import pytest
 
-from accel.artifacts.cache import CACHE_ENV, cache_root, cached_dir, fingerprint, write_text_atomic
+from accel.artifacts.cache import (
+    CACHE_ENV,
+    cache_root,
+    cached_dir,
+    fingerprint,
+    write_atomic,
+    write_json_atomic,
+    write_text_atomic,
+)
 
 
 def test_fingerprint_is_order_independent() -> None:
@@ -48,3 +56,25 @@ def test_atomic_text_write_replaces_whole_file(tmp_path: Path) -> None:
     write_text_atomic(path, "two")
     assert path.read_text() == "two"
     assert [p.name for p in path.parent.iterdir()] == ["f.json"]
+
+
+def test_atomic_write_publishes_what_the_writer_wrote_or_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "f.bin"
+    write_atomic(path, lambda tmp: tmp.write_bytes(b"\x00\x01"))
+    assert path.read_bytes() == b"\x00\x01"
+    assert path.stat().st_mode & 0o777 == 0o644
+
+    def broken(tmp: Path) -> None:
+        tmp.write_bytes(b"half")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write_atomic(path, broken)
+    assert path.read_bytes() == b"\x00\x01"
+    assert [p.name for p in path.parent.iterdir()] == ["f.bin"]
+
+
+def test_atomic_json_write_is_sorted_indented_and_ends_in_a_newline(tmp_path: Path) -> None:
+    path = tmp_path / "doc.json"
+    write_json_atomic(path, {"b": 1, "a": [2]})
+    assert path.read_text() == '{\n  "a": [\n    2\n  ],\n  "b": 1\n}\n'

@@ -34,6 +34,8 @@ class IntentAccuracy(evaluate.Metric):
             ),
         )
 
+    # "oos" repeats accel.artifacts.data.OOS on purpose: evaluate loads this file by path as
+    # a standalone module, where accel may not be importable; accel always passes OOS.
     def _compute(self, predictions, references, oos_label="oos"):
         pairs = list(zip(predictions, references, strict=True))
         in_scope = [(p, r) for p, r in pairs if r != oos_label]

@@ -27,6 +27,7 @@ from accel.measure.scaling import (
 )
 from accel.measure.timing import ThroughputPlan, TimingPlan, measure_speedups, measure_throughput
 from accel.techniques import REFERENCE, BuildContext, Registry
+from accel.validation import check_at_least
 
 if TYPE_CHECKING:
     import datasets
@@ -58,10 +59,8 @@ class RunConfig:
     sweep: SweepPlan = field(default_factory=SweepPlan)
 
     def __post_init__(self) -> None:
-        if self.threads < 1:
-            raise ValueError(f"`threads` must be >= 1, got {self.threads}")
-        if self.batch_size < 1:
-            raise ValueError(f"`batch_size` must be >= 1, got {self.batch_size}")
+        check_at_least(self, "threads", 1)
+        check_at_least(self, "batch_size", 1)
 
 
 def all_cells(registry: Registry, techniques: list[str], devices: list[str]) -> list[Cell]:

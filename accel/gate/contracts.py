@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from accel.gate.latency import below_floor
 from accel.measure.intervals import SpeedupInterval
+from accel.validation import check_in_range, check_positive
 
 
 @dataclass(frozen=True)
@@ -24,18 +25,14 @@ class Contract:
     max_compressed_size_ratio: float | None = None
 
     def __post_init__(self) -> None:
-        for field in ("min_accuracy_ratio", "max_size_ratio", "min_speedup"):
-            value = getattr(self, field)
-            if value is not None and not value > 0:
-                raise ValueError(f"`{field}` must be > 0 or None, got {value}")
-        if self.min_sparsity is not None and not 0 <= self.min_sparsity < 1:
-            raise ValueError(f"`min_sparsity` must be in [0, 1) or None, got {self.min_sparsity}")
-        ratio = self.max_compressed_size_ratio
-        if ratio is not None and not ratio > 0:
-            raise ValueError(f"`max_compressed_size_ratio` must be > 0 or None, got {ratio}")
-        drop = self.max_accuracy_drop
-        if drop is not None and not 0 <= drop < 1:
-            raise ValueError(f"`max_accuracy_drop` must be in [0, 1) or None, got {drop}")
+        # Every promise is optional (None: not promised); a given one must make sense.
+        ratios = (
+            "min_accuracy_ratio", "max_size_ratio", "min_speedup", "max_compressed_size_ratio"
+        )
+        check_positive(self, *(f for f in ratios if getattr(self, f) is not None))
+        for fraction in ("min_sparsity", "max_accuracy_drop"):
+            if getattr(self, fraction) is not None:
+                check_in_range(self, fraction, 0, 1)
 
     def violations(
         self,

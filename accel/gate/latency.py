@@ -20,13 +20,9 @@ import numpy as np
 
 from accel.measure.intervals import SpeedupInterval
 
-# The baseline rule's margin, the default `tolerances.speedup.rel` of a baseline file: 2.5 times
-# the speedup's measured spread between runs. The fidelity benchmark (ort-int8 vs fp32, the
-# noisiest cell; 1 thread, 20 rounds; cells timed together, round-robin; a 60-round baseline;
-# benchmarks/gate-fidelity.json and -repeat.json) measured a between-run CV of 4.3-5.1%, and at
-# 12.5% no false alarm in 2 x 80 clean runs and 98.75% / 97.5% of 25% slowdowns caught; 15%
-# caught 93.75% / 92.5%, 10% caught all with no false alarm. 12.5% rather than 10%: the figure
-# also drifts between sessions, more than within one benchmark (README, "The latency decision").
+# The baseline rule's margin, the default `tolerances.speedup.rel` of a baseline file: about
+# 2.5 times the speedup's measured spread between runs of the noisiest cell, which the fidelity
+# benchmark measures with its error rates (docs/latency-decision.md).
 SPEEDUP_MARGIN = 0.125
 
 

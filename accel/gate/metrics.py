@@ -84,12 +84,9 @@ def declare(metric: GatedMetric) -> GatedMetric:
 
 
 # Accuracy and size are deterministic for a given model and library stack: tight bounds. When
-# the model's fingerprint differs (the embedded teacher retrained on a cold cache: CPU training
-# here is not bitwise reproducible) the accuracy metrics get retrain tolerances. Measured: a cold
-# retrain of the teacher moved accuracy by <= 0.005, in-scope accuracy by <= 0.004 and
-# out-of-scope recall by up to 0.042; a whole cold .ci/run moved pruned-movement's accuracy by
-# 0.0118, nearly all of it out-of-scope recall (-0.062), so accuracy gets the room its
-# out-of-scope part already had (docs/baselines.md).
+# the model's fingerprint differs (a cell retrained on a cold cache: CPU training here is not
+# bitwise reproducible), the accuracy metrics get retrain tolerances drawn from measured
+# retrains (docs/baselines.md).
 for _metric in (
     GatedMetric(
         "accuracy", HIGHER, "", Tolerance(abs=0.005), required=True,

@@ -31,7 +31,7 @@ from accel.matrix import Matrix, RunConfig, all_cells
 from accel.measure.machine import gpu_differs, same_machine
 from accel.measure.records import Cell
 from accel.plugin.options import csv
-from accel.techniques import Registry, builtin_registry
+from accel.techniques import Registry, TechniqueError, builtin_registry
 
 NAME = "accel_state"
 
@@ -54,8 +54,11 @@ class AccelState:
     def registry(self) -> Registry:
         """Built-ins, then entry-point plugins, then what conftests add through the hook."""
         registry = builtin_registry()
-        registry.load_entry_points()
-        self.pytest_config.hook.pytest_accel_register_techniques(registry=registry)
+        try:
+            registry.load_entry_points()
+            self.pytest_config.hook.pytest_accel_register_techniques(registry=registry)
+        except TechniqueError as exc:  # a broken plugin: its message names it and the fix
+            raise pytest.UsageError(str(exc)) from exc
         return registry
 
     @cached_property
@@ -89,8 +92,13 @@ class AccelState:
         return found
 
     def cells(self) -> list[Cell]:
-        """Every selected cell the registry supports."""
-        return all_cells(self.registry, self.techniques, self.devices)
+        """Every selected cell the registry supports. Called while collecting, where a broken
+        plugin is a collection error that pytest prints as its message alone."""
+        try:
+            registry = self.registry
+        except pytest.UsageError as exc:
+            raise pytest.Collector.CollectError(str(exc)) from exc
+        return all_cells(registry, self.techniques, self.devices)
 
     def same_machine(self, obtained: Mapping[str, Any], baseline: Mapping[str, Any]) -> bool:
         """The ``pytest_accel_same_machine`` hook's answer, else the default rule."""

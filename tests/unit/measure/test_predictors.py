@@ -14,6 +14,8 @@ from accel.techniques import BuildContext, builtin_registry
 from tests.conftest import TINY_LABELS
 
 TECHNIQUES = builtin_registry()
+# Builds every CPU technique on the tiny model (torch.compile alone takes tens of seconds).
+pytestmark = pytest.mark.slow
 
 CPU_TECHNIQUES = [t.name for t in TECHNIQUES if "cpu" in t.devices]
 # What this machine can build (bf16 needs native bf16 instructions, torch-compile a compiler).

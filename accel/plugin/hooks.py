@@ -24,7 +24,7 @@ from accel.measure.timing import BASELINE_ROUNDS, TimingPlan
 from accel.plugin import hookspecs
 from accel.plugin.options import PYTEST_PREFIX, add_options
 from accel.plugin.state import NAME, AccelState
-from accel.reporting.schema import CellRecord, results_json
+from accel.reporting.schema import CellRecord, RunRecord
 from accel.reporting.table import markdown_table, terminal_table
 
 CELL_FIXTURE = "accel_cell"
@@ -164,5 +164,6 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             "devices": ",".join(state.devices),
             "accel_version": __version__,
         }
-        write_text_atomic(state.json_path, results_json([_record(v) for v in verdicts], settings))
+        run = RunRecord(settings, tuple(_record(v) for v in verdicts))
+        write_text_atomic(state.json_path, run.to_json())
         terminalreporter.write_line(f"accel results written to {state.json_path}")

@@ -91,3 +91,17 @@ class Fields:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def status_from_verdict(verdict: str) -> str:
+    """A status for a version 1 cell, from its verdict text (an xfail counts as a pass)."""
+    if "ERROR" in verdict:
+        return "error"
+    if "FAIL" in verdict:
+        return "fail"
+    if verdict.startswith("skipped"):
+        return "skipped"
+    for status in ("written", "better"):
+        if status in verdict:
+            return status
+    return "pass"

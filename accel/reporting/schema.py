@@ -3,9 +3,10 @@
 Version 2 is version 1 (the unversioned file) plus a top-level ``schema_version`` and, per
 cell, ``status`` (one of :data:`STATUSES`), ``reasons`` and, for a skipped cell,
 ``skip_reason``; every other key keeps version 1's name and meaning. Version 1 files still
-read: their cells' status comes from the verdict text (:func:`status_from_verdict`) and
-they have no reasons. A cell that was never measured (a build error, a skipped cell) has no
-measurement keys and None for every measurement field. No torch: ``accel report`` reads a
+read: their cells' status comes from the verdict text
+(:func:`~accel.reporting.fields.status_from_verdict`) and they have no reasons. A cell that
+was never measured (a build error, a skipped cell) has no measurement keys and None for every
+measurement field. No torch: ``accel report`` reads a
 run without the measurement stack.
 """
 
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from accel.measure.records import LENGTH_PREFIX, THROUGHPUT_PREFIX
-from accel.reporting.fields import Fields, ReportError
+from accel.reporting.fields import Fields, ReportError, status_from_verdict
 from accel.reporting.measurements import Interval, LatencyMs, Metrics, Reference
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 SCHEMA_VERSION = 2
 SUPPORTED_VERSIONS = (1, 2)
 STATUSES = ("pass", "fail", "better", "written", "error", "skipped")
-__all__ = ["CellRecord", "ReportError", "RunRecord", "results_json"]
+__all__ = ["CellRecord", "ReportError", "RunRecord"]
 
 
 # CellRecord's fields that every measured cell has and no other (speedup_ci may be None).
@@ -239,20 +240,6 @@ def _keyed(reported: Mapping[str, float], prefix: str) -> dict[int, float]:
     return dict(sorted(out.items()))
 
 
-def status_from_verdict(verdict: str) -> str:
-    """A status for a version 1 cell, from its verdict text (an xfail counts as a pass)."""
-    if "ERROR" in verdict:
-        return "error"
-    if "FAIL" in verdict:
-        return "fail"
-    if verdict.startswith("skipped"):
-        return "skipped"
-    for status in ("written", "better"):
-        if status in verdict:
-            return status
-    return "pass"
-
-
 @dataclass(frozen=True)
 class RunRecord:
     """A run: its settings (JSON key ``run``) and its cells, from a file of ``schema_version``
@@ -304,8 +291,3 @@ class RunRecord:
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ReportError(f"{path}: not valid JSON ({exc})") from exc
         return cls.from_dict(data, path)
-
-
-def results_json(cells: Sequence[CellRecord], settings: Mapping[str, Any]) -> str:
-    """The text of the file ``--accel-json`` writes: ``cells`` and the run's ``settings``."""
-    return RunRecord(dict(settings), tuple(cells)).to_json()

@@ -13,14 +13,13 @@ from typing import Any
 import pytest
 
 import accel
+from accel.reporting.fields import status_from_verdict
 from accel.reporting.report import markdown
 from accel.reporting.schema import (
     SCHEMA_VERSION,
     CellRecord,
     ReportError,
     RunRecord,
-    results_json,
-    status_from_verdict,
 )
 from tests.unit.reporting.fakes import SETTINGS, cell_record, cell_result, write_run
 
@@ -62,7 +61,7 @@ def test_round_trip(tmp_path: Path) -> None:
     path.write_text(text, encoding="utf-8")
     assert RunRecord.read(path) == record
     assert RunRecord.from_dict(json.loads(text), path).to_json() == text
-    assert results_json(record.cells, SETTINGS) == text
+    assert RunRecord(SETTINGS, record.cells).to_json() == text
 
 
 def test_from_result_holds_the_measurements() -> None:

@@ -136,8 +136,8 @@ def _record(made: CellVerdict) -> CellRecord:
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     state = _state(config)
-    if not state.verdicts:
-        return
+    if all(v.status is Status.SKIPPED for v in state.verdicts.values()):
+        return  # nothing was judged (no cell selected, or --collect-only)
     verdicts = list(state.verdicts.values())
     title = (
         f"accel matrix: model={state.run.model}, threads={state.run.threads}, "

@@ -2,12 +2,50 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
-from accel.gate.latency import below_floor
-from accel.measure.intervals import SpeedupInterval
+from accel.measure.intervals import SpeedupInterval, paired_accuracy_interval
 from accel.validation import check_in_range, check_positive
+
+
+@dataclass(frozen=True)
+class Paired:
+    """Which test utterances the cell, the reference and the ``beats`` rival got right, in
+    the same order: what the accuracy promises' paired intervals resample."""
+
+    cell: Sequence[bool]
+    reference: Sequence[bool]
+    rival: Sequence[bool] = ()
+
+    def interval(self, against: str, statistic: str) -> tuple[float, float] | None:
+        """The cell's accuracy ``statistic`` against ``against``'s, with its interval (None
+        when either has no per-utterance record)."""
+        other = self.reference if against == "reference" else self.rival
+        if not self.cell or len(other) != len(self.cell):
+            return None
+        return paired_accuracy_interval(self.cell, other, statistic)
+
+
+@dataclass
+class Assessment:
+    """A contract's promises that are broken, and those the evidence cannot decide."""
+
+    broken: list[str] = field(default_factory=list)
+    undecided: list[str] = field(default_factory=list)
+
+    def add(self, text: str, ci: tuple[float, float] | None, floor: float, what: str) -> None:
+        """A promise whose point figure missed ``floor``: broken unless its interval reaches
+        the floor."""
+        if ci is None:
+            self.broken.append(text)
+        elif ci[1] < floor:
+            self.broken.append(f"{text}; the 90% CI {what} is {ci[0]:.4g}-{ci[1]:.4g}")
+        else:
+            self.undecided.append(
+                f"{text}, within noise: the 90% CI {what} is {ci[0]:.4g}-{ci[1]:.4g}, "
+                f"which reaches {floor:g}"
+            )
 
 
 @dataclass(frozen=True)
@@ -44,50 +82,74 @@ class Contract:
         rival_accuracy: float | None = None,
         extra: Mapping[str, float] | None = None,
         speedup_ci: SpeedupInterval | None = None,
+        paired: Paired | None = None,
     ) -> list[str]:
-        """Human-readable descriptions of every broken promise (empty when all hold).
+        """Human-readable descriptions of every broken promise (empty when all hold); see
+        :meth:`assess`."""
+        return self.assess(
+            accuracy, ref_accuracy, size_mb, ref_size_mb, speedup, rival_accuracy, extra,
+            speedup_ci, paired,
+        ).broken
 
-        ``rival_accuracy`` is the accuracy of the ``beats`` technique, required when set. With
-        ``speedup_ci`` (the speedup's confidence interval), the speedup promise breaks only when
-        the interval's upper bound is below the floor. ``extra`` holds the cell's extra metrics
-        (``sparsity``, ``compressed_size_mb``); a promise on one the cell did not measure is
-        broken.
+    def assess(
+        self,
+        accuracy: float,
+        ref_accuracy: float,
+        size_mb: float,
+        ref_size_mb: float,
+        speedup: float,
+        rival_accuracy: float | None = None,
+        extra: Mapping[str, float] | None = None,
+        speedup_ci: SpeedupInterval | None = None,
+        paired: Paired | None = None,
+    ) -> Assessment:
+        """Each promise met, broken, or undecided.
+
+        A floor on a measured figure is met when the figure reaches it. When it does not, the
+        promise is broken only if the figure's confidence interval lies wholly below the floor
+        (a one-sided 95% bound): the speedup's interval over timing rounds (``speedup_ci``), and
+        for the accuracy promises a paired bootstrap over the test utterances (``paired``: the
+        per-utterance correctness of the cell, the reference and the rival), which covers what
+        a retrained model moves by on a finite split. Otherwise it is undecided: reported, never
+        silent. Without intervals the point figures decide. ``rival_accuracy`` is required with
+        ``beats``; ``extra`` holds the cell's extra metrics (a promise on one it did not
+        measure is broken).
         """
-        out: list[str] = []
-        if (
-            self.min_accuracy_ratio is not None
-            and accuracy < self.min_accuracy_ratio * ref_accuracy
-        ):
-            out.append(
-                f"accuracy {accuracy:.4f} < {self.min_accuracy_ratio:g} x reference "
-                f"{ref_accuracy:.4f} = {self.min_accuracy_ratio * ref_accuracy:.4f}"
-            )
+        out = Assessment()
+        if self.min_accuracy_ratio is not None:
+            floor = self.min_accuracy_ratio * ref_accuracy
+            if accuracy < floor:
+                text = (
+                    f"accuracy {accuracy:.4f} < {self.min_accuracy_ratio:g} x reference "
+                    f"{ref_accuracy:.4f} = {floor:.4f}"
+                )
+                ci = paired.interval("reference", "ratio") if paired else None
+                out.add(text, ci, self.min_accuracy_ratio, "of the accuracy ratio")
         if self.max_accuracy_drop is not None and accuracy < ref_accuracy - self.max_accuracy_drop:
-            out.append(
+            text = (
                 f"accuracy {accuracy:.4f} < reference {ref_accuracy:.4f} - "
                 f"{self.max_accuracy_drop:g} = {ref_accuracy - self.max_accuracy_drop:.4f}"
             )
+            ci = paired.interval("reference", "difference") if paired else None
+            out.add(text, ci, -self.max_accuracy_drop, "of the accuracy change")
         if self.max_size_ratio is not None and size_mb > self.max_size_ratio * ref_size_mb:
-            out.append(
+            out.broken.append(
                 f"size {size_mb:.2f} MB > {self.max_size_ratio:g} x reference "
                 f"{ref_size_mb:.2f} MB = {self.max_size_ratio * ref_size_mb:.2f} MB"
             )
-        if self.min_speedup is not None and speedup_ci is not None:
-            if below_floor(speedup_ci, self.min_speedup):
-                out.append(
-                    f"speedup {speedup_ci.describe()}: the CI's upper bound "
-                    f"{speedup_ci.high:.2f}x < {self.min_speedup:g}x over the reference"
-                )
-        elif self.min_speedup is not None and speedup < self.min_speedup:
-            out.append(f"speedup {speedup:.2f}x < {self.min_speedup:g}x over the reference")
+        if self.min_speedup is not None and speedup < self.min_speedup:
+            text = f"speedup {speedup:.2f}x < {self.min_speedup:g}x over the reference"
+            ci = (speedup_ci.low, speedup_ci.high) if speedup_ci else None
+            out.add(text, ci, self.min_speedup, "of the speedup")
         if self.beats is not None:
             if rival_accuracy is None:
                 raise ValueError(f"the contract needs the accuracy of {self.beats!r}")
             if not accuracy > rival_accuracy:
-                out.append(
-                    f"accuracy {accuracy:.4f} does not beat {self.beats}'s {rival_accuracy:.4f}"
-                )
-        return out + self._extra_violations(extra or {}, ref_size_mb)
+                text = f"accuracy {accuracy:.4f} does not beat {self.beats}'s {rival_accuracy:.4f}"
+                ci = paired.interval("rival", "difference") if paired else None
+                out.add(text, ci, 0.0, f"of the accuracy change against {self.beats}")
+        out.broken += self._extra_violations(extra or {}, ref_size_mb)
+        return out
 
     def _extra_violations(self, extra: Mapping[str, float], ref_size_mb: float) -> list[str]:
         out = []

@@ -5,7 +5,8 @@ a one-sided 95% confidence bound:
 
 * baseline regression: worse when the upper bound is below ``(1 - margin) x baseline``; better
   (a hint that the baseline is stale) when the lower bound is above ``(1 + margin) x baseline``;
-* contract floor: broken when the upper bound is below the floor.
+* contract floor (:mod:`accel.gate.contracts`): broken when the upper bound is below the floor,
+  undecided when the point misses it but the interval reaches it.
 
 The interval covers the noise between rounds of one run. The margin covers what one run cannot
 see: the figure itself moves between runs and with the machine's load (see
@@ -57,8 +58,3 @@ def regression_rule(interval: SpeedupInterval, baseline: float, margin: float) -
         f"CI's upper bound is below (1 - {margin * 100:g}%) x baseline = {threshold:.2f}x; here "
         f"{interval.high:.2f}x {relation} {threshold:.2f}x"
     )
-
-
-def below_floor(interval: SpeedupInterval, floor: float) -> bool:
-    """True when even the upper bound of the speedup is below a contract's floor."""
-    return interval.high < floor

@@ -14,8 +14,8 @@ from typing import Any
 
 from accel.gate.baselines import Baseline, BaselineError
 from accel.gate.compare import Row, compare, explain, format_rows
-from accel.gate.contracts import Contract
-from accel.measure.records import CellResult
+from accel.gate.contracts import Contract, Paired
+from accel.measure.records import Accuracy, CellResult
 
 SameMachine = Callable[[Mapping[str, Any], Mapping[str, Any]], bool]
 
@@ -79,6 +79,8 @@ class CellVerdict:
             return "; ".join(c.summary for c in failed)
         if self.status is Status.SKIPPED:
             return self.contract.summary
+        if self.contract.summary != "pass":  # e.g. a promise undecided within noise
+            return f"{self.baseline.summary}; contract {self.contract.summary}"
         return self.baseline.summary
 
     @property
@@ -109,28 +111,41 @@ def errored(cell: str, error: BaseException) -> CellVerdict:
 
 
 def judge_contract(
-    result: CellResult, contract: Contract, rival_accuracy: float | None = None
+    result: CellResult, contract: Contract, rival: Accuracy | None = None
 ) -> Check:
-    """The technique's portable promises against the reference measured in the same run."""
-    broken = contract.violations(
+    """The technique's portable promises against the reference measured in the same run.
+
+    A promise the evidence cannot decide (a floor missed within noise) passes, and the table
+    says ``undecided``: never silently."""
+    paired = Paired(
+        result.accuracy.correct,
+        result.reference_accuracy.correct,
+        rival.correct if rival is not None else (),
+    )
+    assessed = contract.assess(
         accuracy=result.accuracy.accuracy,
         ref_accuracy=result.reference_accuracy.accuracy,
         size_mb=result.size_mb,
         ref_size_mb=result.reference_size_mb,
         speedup=result.timing.speedup,
-        rival_accuracy=rival_accuracy,
+        rival_accuracy=rival.accuracy if rival is not None else None,
         extra=result.extra_metrics,
         speedup_ci=result.speedup_interval,
+        paired=paired,
     )
-    if not broken:
-        return Check(Status.PASS, "pass")
+    head = f"{result.cell.id}'s contract ({contract.describe()})"
+    if not assessed.broken:
+        if not assessed.undecided:
+            return Check(Status.PASS, "pass")
+        warning = f"{head} is undecided:\n  - " + "\n  - ".join(assessed.undecided)
+        return Check(Status.PASS, "pass (undecided: within noise)", warning=warning)
     rounds = ", ".join(f"{s:.2f}" for s in result.timing.round_speedups)
     message = (
         f"{result.cell.id} breaks its contract ({contract.describe()}):\n  - "
-        + "\n  - ".join(broken)
+        + "\n  - ".join(assessed.broken + assessed.undecided)
         + f"\n(speedup per round: {rounds})"
     )
-    return Check(Status.FAIL, "FAIL contract", message, tuple(broken))
+    return Check(Status.FAIL, "FAIL contract", message, tuple(assessed.broken))
 
 
 def judge_baseline(
@@ -202,14 +217,14 @@ def judge(
     baseline: Baseline | BaselineError | None,
     path: Path,
     *,
-    rival_accuracy: float | None = None,
+    rival: Accuracy | None = None,
     update: bool = False,
     same_machine: SameMachine,
     gpu_differs: SameMachine,
 ) -> CellVerdict:
     """The verdict of one measured cell: its contract, and its baseline (or, with ``update``,
     the fact that its baseline is rewritten from this run)."""
-    promise = judge_contract(result, contract, rival_accuracy)
+    promise = judge_contract(result, contract, rival)
     if update:
         regression = Check(Status.WRITTEN, "baseline written")
     else:

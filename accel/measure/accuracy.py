@@ -38,6 +38,7 @@ def score(predictions: Sequence[str], references: Sequence[str]) -> Accuracy:
         accuracy_in_scope=float(result["accuracy_in_scope"]),
         oos_recall=float(result["oos_recall"]),
         n=int(result["n"]),
+        correct=tuple(p == r for p, r in zip(predictions, references, strict=True)),
     )
 
 

@@ -129,3 +129,43 @@ def speedup_interval(
     low = min(float(result.confidence_interval.low), point)
     high = max(float(result.confidence_interval.high), point)
     return SpeedupInterval(point, low, high, level, len(ref))
+
+
+def paired_accuracy_interval(
+    correct: Sequence[bool],
+    other: Sequence[bool],
+    statistic: str = "difference",
+    level: float = LEVEL,
+    n_resamples: int = N_RESAMPLES,
+    seed: int = SEED,
+) -> tuple[float, float]:
+    """A percentile-bootstrap interval of ``accuracy(correct) - accuracy(other)`` (or their
+    ``"ratio"``), resampling the same utterances for both (a paired bootstrap): the noise of a
+    finite test split, which a retrained model's accuracy also moves within. Deterministic."""
+    from scipy import stats
+
+    a = np.asarray(correct, dtype=np.float64)
+    b = np.asarray(other, dtype=np.float64)
+    if len(a) != len(b) or len(a) < 2:
+        raise ValueError(f"need two paired samples of >= 2 utterances, got {len(a)} and {len(b)}")
+    if statistic not in ("difference", "ratio"):
+        raise ValueError(f"`statistic` must be 'difference' or 'ratio', got {statistic!r}")
+
+    def value(
+        x: NDArray[np.float64], y: NDArray[np.float64], axis: int = -1
+    ) -> NDArray[np.float64]:
+        mx, my = np.mean(x, axis=axis), np.mean(y, axis=axis)
+        return np.asarray(mx - my if statistic == "difference" else mx / my)
+
+    result = stats.bootstrap(
+        (a, b),
+        value,
+        paired=True,
+        vectorized=True,
+        n_resamples=n_resamples,
+        batch=200,
+        confidence_level=level,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+    )
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)

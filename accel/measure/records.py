@@ -27,6 +27,8 @@ class Accuracy:
     accuracy_in_scope: float
     oos_recall: float
     n: int
+    # Whether each utterance was right, in split order: what paired tests resample.
+    correct: tuple[bool, ...] = field(default=(), repr=False, compare=False)
 
 
 @dataclass(frozen=True)

@@ -142,7 +142,7 @@ class AccelState:
         contract = self.registry[cell.technique].contract
         rival = None
         if contract.beats is not None:
-            rival = self.matrix.score(Cell(contract.beats, cell.device))[0].accuracy
+            rival = self.matrix.score(Cell(contract.beats, cell.device))[0]
         path = baseline_path(self.baselines_dir, cell.id)
         baseline: Baseline | BaselineError | None
         try:
@@ -156,7 +156,7 @@ class AccelState:
             contract,
             baseline,
             path,
-            rival_accuracy=rival,
+            rival=rival,
             update=self.update,
             same_machine=self.same_machine,
             gpu_differs=gpu_differs,

@@ -7,7 +7,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from accel.gate.latency import (
-    below_floor,
     regression_rule,
     regression_threshold,
     regression_verdict,
@@ -118,8 +117,6 @@ def test_verdicts_use_one_bound_each() -> None:
     assert regression_verdict(SpeedupInterval(7.0, 6.9, 7.1), 8.0, 0.10) == "worse"
     assert regression_verdict(SpeedupInterval(9.5, 9.0, 10.0), 8.0, 0.10) == "better"
     assert regression_verdict(SpeedupInterval(9.5, 8.5, 10.0), 8.0, 0.10) == "ok"
-    assert below_floor(SpeedupInterval(1.9, 1.8, 1.95), 2.0)
-    assert not below_floor(SpeedupInterval(1.9, 1.8, 2.05), 2.0)
 
 
 def test_the_rule_states_measurement_interval_baseline_and_threshold() -> None:

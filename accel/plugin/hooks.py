@@ -138,7 +138,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     state = _state(config)
     if all(v.status is Status.SKIPPED for v in state.verdicts.values()):
         return  # nothing was judged (no cell selected, or --collect-only)
-    verdicts = list(state.verdicts.values())
+    order = {cell.id: i for i, cell in enumerate(state.cells())}  # the matrix's own order
+    verdicts = sorted(state.verdicts.values(), key=lambda v: order.get(v.cell, len(order)))
     title = (
         f"accel matrix: model={state.run.model}, threads={state.run.threads}, "
         f"rounds={state.run.plan.rounds}x{state.run.plan.block} calls "

@@ -17,6 +17,7 @@ from typing import Any
 
 from accel.artifacts.cache import write_text_atomic
 from accel.reporting.schema import CellRecord, ReportError, RunRecord
+from accel.reporting.table import markdown_grid
 
 REPORT_NAME = "report.md"
 BUBBLE_MAX_AREA = 2500.0  # points^2 of the largest cell's bubble
@@ -131,14 +132,6 @@ def _save(fig: Any, path: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    return [
-        "| " + " | ".join(header) + " |",
-        "|" + "---|" * len(header),
-        *("| " + " | ".join(r) + " |" for r in rows),
-    ]
-
-
 def _settings_line(settings: Mapping[str, Any]) -> str:
     keys = ("model", "threads", "rounds", "block", "speedup_ci_level", "accel_version")
     return ", ".join(f"{k} {settings[k]}" for k in keys if k in settings)
@@ -164,7 +157,7 @@ def markdown(run: RunRecord, images: Mapping[str, list[str]]) -> str:
             )
         )
     rows += [(f"`{c.cell}`", "-", "-", "-", "-", c.verdict) for c in run.cells if not c.measured]
-    lines += _table(("cell", "accuracy", "size MB", "p50 ms", ci_head, "verdict"), rows)
+    lines += markdown_grid(("cell", "accuracy", "size MB", "p50 ms", ci_head, "verdict"), rows)
     for device in _devices(measured):
         cells = [c for c in measured if c.device == device]
         lines += ["", f"## {device}", ""]
@@ -173,7 +166,7 @@ def markdown(run: RunRecord, images: Mapping[str, list[str]]) -> str:
         lengths = sorted({n for c in cells for n in c.length_p50_ms})
         if lengths:
             lines += ["", "p50 latency (ms) by input length (tokens):", ""]
-            lines += _table(
+            lines += markdown_grid(
                 ("cell", *map(str, lengths)),
                 [
                     (
@@ -189,7 +182,7 @@ def markdown(run: RunRecord, images: Mapping[str, list[str]]) -> str:
         batches = sorted({b for c in cells for b in c.throughput})
         if batches:
             lines += ["", "Throughput (sequences/s, test utterances) by batch size:", ""]
-            lines += _table(
+            lines += markdown_grid(
                 ("cell", *(f"batch {b}" for b in batches)),
                 [
                     (

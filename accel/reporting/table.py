@@ -136,10 +136,18 @@ def terminal_table(verdicts: Sequence[CellVerdict], title: str) -> str:
     return buffer.getvalue()
 
 
+def markdown_grid(header: Sequence[str], body: Sequence[Sequence[str]]) -> list[str]:
+    """The lines of a GitHub-flavoured Markdown table (every Markdown table of accel's)."""
+    return [
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+        *("| " + " | ".join(r) + " |" for r in body),
+    ]
+
+
 def markdown_table(verdicts: Sequence[CellVerdict], title: str) -> str:
     """The table as GitHub-flavoured Markdown (for $GITHUB_STEP_SUMMARY)."""
-    lines = [f"### {title}", "", "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(r) + " |" for r in rows(verdicts)]
+    lines = [f"### {title}", "", *markdown_grid(COLUMNS, rows(verdicts))]
     extra = extra_figures(verdicts)
     if extra:
         lines += ["", "Gated, beyond the columns:", ""]

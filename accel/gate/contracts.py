@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from accel.measure.intervals import SpeedupInterval, paired_accuracy_interval
 from accel.validation import check_in_range, check_positive
@@ -72,24 +73,9 @@ class Contract:
             if getattr(self, fraction) is not None:
                 check_in_range(self, fraction, 0, 1)
 
-    def violations(
-        self,
-        accuracy: float,
-        ref_accuracy: float,
-        size_mb: float,
-        ref_size_mb: float,
-        speedup: float,
-        rival_accuracy: float | None = None,
-        extra: Mapping[str, float] | None = None,
-        speedup_ci: SpeedupInterval | None = None,
-        paired: Paired | None = None,
-    ) -> list[str]:
-        """Human-readable descriptions of every broken promise (empty when all hold); see
-        :meth:`assess`."""
-        return self.assess(
-            accuracy, ref_accuracy, size_mb, ref_size_mb, speedup, rival_accuracy, extra,
-            speedup_ci, paired,
-        ).broken
+    def violations(self, *args: Any, **kwargs: Any) -> list[str]:
+        """The broken promises of :meth:`assess` (same arguments), as human-readable lines."""
+        return self.assess(*args, **kwargs).broken
 
     def assess(
         self,

@@ -143,12 +143,12 @@ def test_the_example_predicts_the_reference_labels(
     for batch in (TEXTS[:1], TEXTS[-1:], TEXTS[:2], TEXTS, TEXTS * 3):  # lengths and sizes
         assert predictor.predict(list(batch)) == reference.predict(list(batch))
     # its size is its artifact's: the frozen TorchScript file in the context's cache
-    path = predictor.path  # type: ignore[attr-defined]
+    path = predictor.path
     assert tiny_context.cache_dir is not None and path.is_relative_to(tiny_context.cache_dir)
     assert predictor.size_bytes() == path.stat().st_size
     assert predictor.size_bytes() == pytest.approx(reference.size_bytes(), rel=0.02)
     # a second build reuses the cached file
-    assert registry[NAME].builder()(tiny_context).path == path  # type: ignore[attr-defined]
+    assert registry[NAME].builder()(tiny_context).path == path
 
 
 def test_a_trace_that_does_not_reproduce_the_reference_is_an_error(
@@ -162,7 +162,7 @@ def test_a_trace_that_does_not_reproduce_the_reference_is_an_error(
     predictor = tracing.build(tiny_context)
     other = copy.deepcopy(tiny_context.reference.model)
     with torch.no_grad():
-        other.classifier.bias += 1.0  # type: ignore[operator]  # same argmax, other logits
+        other.classifier.bias += 1.0  # same argmax, other logits
     with pytest.raises(tracing.TraceError, match=r"the traced model's logits differ"):
         tracing.check(predictor, other, tracing.PROBES)
 

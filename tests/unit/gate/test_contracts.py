@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from accel.gate.contracts import Contract, Paired
+from accel.gate.contracts import Assessment, Contract, Paired
 from accel.measure.intervals import SpeedupInterval, paired_accuracy_interval
 
 N = 5500
@@ -26,7 +26,7 @@ def _paired(cell_right: int, ref_right: int, disagree: int = 300) -> Paired:
 
 def _assess(
     contract: Contract, paired: Paired, speedup: float = 3.0, ci: SpeedupInterval | None = None
-):  # type: ignore[no-untyped-def]
+) -> Assessment:
     cell, ref = sum(paired.cell) / N, sum(paired.reference) / N
     return contract.assess(cell, ref, 10.0, 90.0, speedup, speedup_ci=ci, paired=paired)
 

@@ -16,11 +16,16 @@ from accel.artifacts.data import LABEL, TEXT, intent_names, load_clinc
 from accel.artifacts.models import EMBEDDED
 from accel.measure.accuracy import measure_accuracy, size_mb
 from accel.measure.machine import machine_record
-from accel.measure.records import Accuracy, Cell, CellResult, Speedup
-from accel.measure.scaling import (
+from accel.measure.records import (
     LENGTH_PREFIX,
     SECONDS_KEY,
     THROUGHPUT_PREFIX,
+    Accuracy,
+    Cell,
+    CellResult,
+    Speedup,
+)
+from accel.measure.scaling import (
     SweepPlan,
     length_inputs,
     measure_length_sweep,

@@ -22,11 +22,6 @@ if TYPE_CHECKING:
 
     from accel.measure.predictors import Predictor
 
-# The keys of these figures in a cell's ``reported`` mapping live with the records (no torch),
-# and are re-exported here.
-from accel.measure.records import LENGTH_PREFIX as LENGTH_PREFIX
-from accel.measure.records import SECONDS_KEY as SECONDS_KEY
-from accel.measure.records import THROUGHPUT_PREFIX as THROUGHPUT_PREFIX
 
 SWEEP_LENGTHS = (16, 32, 64, 128, 256, 512)
 

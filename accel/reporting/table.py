@@ -12,8 +12,7 @@ from rich.table import Table
 from accel.gate.metrics import METRICS
 from accel.gate.verdict import CellVerdict
 from accel.measure.intervals import LEVEL
-from accel.measure.records import CellResult
-from accel.measure.scaling import LENGTH_PREFIX, SECONDS_KEY, THROUGHPUT_PREFIX
+from accel.measure.records import LENGTH_PREFIX, SECONDS_KEY, THROUGHPUT_PREFIX, CellResult
 
 COLUMNS = ("cell", "accuracy", "size MB", "p50 ms", f"speedup [{LEVEL:.0%} CI]", "verdict")
 

@@ -12,11 +12,8 @@ from accel import matrix as matrix_module
 from accel.artifacts.models import Classifier
 from accel.matrix import Matrix, RunConfig
 from accel.measure.predictors import TorchPredictor
-from accel.measure.records import Cell
+from accel.measure.records import LENGTH_PREFIX, SECONDS_KEY, THROUGHPUT_PREFIX, Cell
 from accel.measure.scaling import (
-    LENGTH_PREFIX,
-    SECONDS_KEY,
-    THROUGHPUT_PREFIX,
     SweepPlan,
     length_inputs,
     measure_length_sweep,

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from accel.artifacts.cache import fingerprint
 from accel.artifacts.data import LABEL, TEXT, intent_names, load_clinc
 from accel.artifacts.models import EMBEDDED
 from accel.measure.accuracy import measure_accuracy, size_mb
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     import datasets
 
     from accel.artifacts.models import Classifier
+    from accel.artifacts.provenance import Artifact
     from accel.measure.predictors import Predictor
 
 # Extra gated figures of a built cell (the pytest_accel_cell_metrics hook), merged in.
@@ -62,6 +64,12 @@ class RunConfig:
     # The length sweep and throughput of every cell (ungated, for the report).
     scaling: bool = True
     sweep: SweepPlan = field(default_factory=SweepPlan)
+    # Techniques whose cached artifacts are rebuilt (once each); "all": every technique's.
+    rebuild: frozenset[str] = frozenset()
+
+    def rebuilds(self, technique: str) -> bool:
+        """Whether this run rebuilds ``technique``'s artifacts."""
+        return technique in self.rebuild or "all" in self.rebuild
 
     def __post_init__(self) -> None:
         check_at_least(self, "threads", 1)
@@ -97,6 +105,8 @@ class Matrix:
         self._cell_metrics = cell_metrics
         self._predictors: dict[str, Predictor] = {}
         self._build_seconds: dict[str, float] = {}
+        self._artifacts: dict[str, tuple[Artifact, ...]] = {}
+        self._rebuilt: set[str] = set()
         self._scores: dict[str, tuple[Accuracy, float]] = {}
         self._results: dict[str, CellResult | BaseException] = {}
         self._timings: dict[str, Speedup] = {}
@@ -122,7 +132,7 @@ class Matrix:
         from accel.training.teacher import load_classifier
 
         torch.set_num_threads(self.config.threads)
-        return load_classifier(self.config.model, self.data)
+        return load_classifier(self.config.model, self.data, self.config.rebuilds(REFERENCE))
 
     @cached_property
     def test_texts(self) -> list[str]:
@@ -142,11 +152,20 @@ class Matrix:
         if cell.id not in self._predictors:
             import torch
 
-            ctx = BuildContext(self.reference, self.data, cell.device, self.config.threads)
+            ctx = BuildContext(
+                self.reference,
+                self.data,
+                cell.device,
+                self.config.threads,
+                rebuild=self.config.rebuilds(cell.technique),
+                rebuilt=self._rebuilt,
+            )
             torch.set_num_threads(self.config.threads)
             start = time.perf_counter()
             self._predictors[cell.id] = self.registry[cell.technique].builder()(ctx)
             self._build_seconds[cell.id] = time.perf_counter() - start
+            used = {a.key: a for a in (*self.reference.artifacts, *ctx.used)}
+            self._artifacts[cell.id] = tuple(used.values())
         return self._predictors[cell.id]
 
     def score(self, cell: Cell) -> tuple[Accuracy, float]:
@@ -192,6 +211,7 @@ class Matrix:
             reference_size_mb=ref_size,
             machine=machine_record(cell.device, self.config.threads),
             model=self._model_record(cell),
+            artifacts=tuple(a.record() for a in self._artifacts[cell.id]),
             reported=reported,
             extra_metrics=dict(getattr(predictor, "extra_metrics", {}))
             | dict(self._cell_metrics(cell, predictor) if self._cell_metrics else {}),
@@ -244,7 +264,17 @@ class Matrix:
         return out | {SECONDS_KEY: time.perf_counter() - start}
 
     def _model_record(self, cell: Cell) -> dict[str, str]:
-        record = {"checkpoint": self.config.model, "fingerprint": self.reference.fingerprint}
+        """The models a cell measured: the reference's and (if it trained one) the cell's
+        weights, and the definition of what it was asked to build (see
+        :mod:`accel.artifacts.provenance`): equal across machines for the same recipes, code
+        and data, so that a retrain can be told from a changed model."""
+        definitions = [self.reference.identity().definition]
+        definitions += [a.definition for a in self._artifacts[cell.id]]
+        record = {
+            "checkpoint": self.config.model,
+            "fingerprint": self.reference.fingerprint,
+            "definition": fingerprint(definitions),
+        }
         trained = getattr(self.predictor(cell), "trained_fingerprint", None)
         if trained is not None:
             record["trained"] = trained

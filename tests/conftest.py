@@ -18,8 +18,13 @@ TINY_LABELS = ("oos", "balance", "transfer", "weather", "timer")
 
 @pytest.fixture(scope="session")
 def tiny_classifier() -> Classifier:
-    """A 6-layer (like the teacher), 32-wide BERT with random weights and the embedded
-    encoder's tokenizer."""
+    """The tiny model of :func:`tiny_model`."""
+    return tiny_model()
+
+
+def tiny_model() -> Classifier:
+    """A 6-layer (like the teacher), 32-wide BERT with random weights (seeded: the same in every
+    process) and the embedded encoder's tokenizer."""
     torch.manual_seed(0)
     tokenizer = AutoTokenizer.from_pretrained(str(encoder_dir()))
     config = BertConfig(

@@ -40,7 +40,13 @@ def file_sha256(path: Path) -> str:
 
 
 def cached_dir(
-    kind: str, key: str, build: Callable[[Path], None], root: Path | None = None
+    kind: str,
+    key: str,
+    build: Callable[[Path], None],
+    root: Path | None = None,
+    *,
+    record: Any = None,
+    rebuild: bool = False,
 ) -> Path:
     """Return the cache entry ``<root>/<kind>/<key>``, building it first if absent.
 
@@ -50,6 +56,8 @@ def cached_dir(
     into place only when ``build`` returns, and removed if it raises.
     """
     final = (root or cache_root()) / kind / key
+    if rebuild and final.is_dir():
+        shutil.rmtree(final)
     if final.is_dir():
         return final
     final.parent.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from accel.artifacts.provenance import Artifact, Identity
+
 if TYPE_CHECKING:
     import torch
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -30,7 +32,15 @@ class Classifier:
     tokenizer: PreTrainedTokenizerBase
     labels: tuple[str, ...]
     checkpoint: str
-    fingerprint: str
+    fingerprint: str  # of the weights: what a model derived from this one depends on
+    # The cached artifacts this model was built as, last the one it was loaded from; none for a
+    # checkpoint given by path or hub id, whose weights are then its definition.
+    artifacts: tuple[Artifact, ...] = ()
+
+    def identity(self) -> Identity:
+        """This model as the input of a derived artifact: its weights, and its definition."""
+        definition = self.artifacts[-1].definition if self.artifacts else self.fingerprint
+        return Identity(self.fingerprint, definition)
 
 
 def encoder_dir() -> Path:

@@ -32,7 +32,7 @@ class Baseline:
     metrics: dict[str, float]
     latency_ms: dict[str, float]
     tolerances: dict[str, Tolerance]
-    model: dict[str, str]
+    model: dict[str, Any]  # fingerprints, definition, artifacts (the provenance)
     machine: dict[str, Any]
     raw: dict[str, Any] = field(repr=False, compare=False)
 
@@ -125,7 +125,7 @@ def render_baseline(
     cell: str,
     values: Mapping[str, float],
     latency_ms: Mapping[str, float],
-    model: Mapping[str, str],
+    model: Mapping[str, Any],
     machine: Mapping[str, Any],
     created: str,
     accel_version: str,

@@ -135,5 +135,3 @@ def explain(rows: list[Row]) -> str:
     return "".join(
         f"{r.metric}: {r.rule}\n" for r in rows if r.rule and r.verdict in ("worse", "warn")
     )
-
-

@@ -66,7 +66,10 @@ class Contract:
     def __post_init__(self) -> None:
         # Every promise is optional (None: not promised); a given one must make sense.
         ratios = (
-            "min_accuracy_ratio", "max_size_ratio", "min_speedup", "max_compressed_size_ratio"
+            "min_accuracy_ratio",
+            "max_size_ratio",
+            "min_speedup",
+            "max_compressed_size_ratio",
         )
         check_positive(self, *(f for f in ratios if getattr(self, f) is not None))
         for fraction in ("min_sparsity", "max_accuracy_drop"):

@@ -89,25 +89,47 @@ def declare(metric: GatedMetric) -> GatedMetric:
 # retrains (docs/baselines.md).
 for _metric in (
     GatedMetric(
-        "accuracy", HIGHER, "", Tolerance(abs=0.005), required=True,
+        "accuracy",
+        HIGHER,
+        "",
+        Tolerance(abs=0.005),
+        required=True,
         retrain_tolerance=Tolerance(abs=0.015),
     ),
     GatedMetric(
-        "accuracy_in_scope", HIGHER, "", Tolerance(abs=0.005), required=True,
+        "accuracy_in_scope",
+        HIGHER,
+        "",
+        Tolerance(abs=0.005),
+        required=True,
         retrain_tolerance=Tolerance(abs=0.01),
     ),
     GatedMetric(
-        "oos_recall", HIGHER, "", Tolerance(abs=0.01), required=True,
+        "oos_recall",
+        HIGHER,
+        "",
+        Tolerance(abs=0.01),
+        required=True,
         retrain_tolerance=Tolerance(abs=0.08),
     ),
     GatedMetric("size_mb", LOWER, "MB", Tolerance(rel=0.02), fmt=".1f", required=True),
     # The speedup's tolerance is the latency decision's margin (accel.gate.latency).
     GatedMetric(
-        "speedup", HIGHER, "x", Tolerance(rel=SPEEDUP_MARGIN), fmt=".2f", required=True,
+        "speedup",
+        HIGHER,
+        "x",
+        Tolerance(rel=SPEEDUP_MARGIN),
+        fmt=".2f",
+        required=True,
         timing=True,
     ),
     GatedMetric(
-        "latency_ms.p50", LOWER, "ms", Tolerance(rel=0.50), fmt=".2f", machine_bound=True,
+        "latency_ms.p50",
+        LOWER,
+        "ms",
+        Tolerance(rel=0.50),
+        fmt=".2f",
+        machine_bound=True,
         timing=True,
     ),
     # Pruning: the fraction of zero weights, and the compressed artifact's size.

@@ -67,7 +67,12 @@ class CellVerdict:
     def status(self) -> Status:
         """The worst of the two checks: error, fail, skipped, written, better, pass."""
         order = (
-            Status.ERROR, Status.FAIL, Status.SKIPPED, Status.WRITTEN, Status.BETTER, Status.PASS
+            Status.ERROR,
+            Status.FAIL,
+            Status.SKIPPED,
+            Status.WRITTEN,
+            Status.BETTER,
+            Status.PASS,
         )
         return next(s for s in order if s in (c.status for c in self.checks))
 
@@ -110,9 +115,7 @@ def errored(cell: str, error: BaseException) -> CellVerdict:
     return CellVerdict(cell, check, check)
 
 
-def judge_contract(
-    result: CellResult, contract: Contract, rival: Accuracy | None = None
-) -> Check:
+def judge_contract(result: CellResult, contract: Contract, rival: Accuracy | None = None) -> Check:
     """The technique's portable promises against the reference measured in the same run.
 
     A promise the evidence cannot decide (a floor missed within noise) passes, and the table

@@ -117,10 +117,17 @@ class CellResult:
     reference_size_mb: float
     machine: dict[str, Any]
     model: dict[str, str]
+    # The cached artifacts it was measured on, each {kind, key, definition} (the provenance).
+    artifacts: tuple[dict[str, str], ...] = ()
     # Ungated figures, reported as measured: compile_seconds, throughput_seq_per_s.b<N>, ...
     reported: dict[str, float] = field(default_factory=dict)
     # Gated figures a technique adds (sparsity, compressed_size_mb, ...).
     extra_metrics: dict[str, float] = field(default_factory=dict)
+
+    def provenance(self) -> dict[str, Any]:
+        """What the cell was measured on, as results and baselines record it: ``model`` with
+        its ``artifacts``."""
+        return dict(self.model) | {"artifacts": [dict(a) for a in self.artifacts]}
 
     @property
     def speedup_interval(self) -> SpeedupInterval:

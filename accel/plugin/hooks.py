@@ -64,11 +64,14 @@ def pytest_configure(config: pytest.Config) -> None:
         json_path=Path(json_path) if json_path else None,
         techniques_option=opt("accel_techniques"),
         devices_option=opt("accel_device"),
+        rebuild_option=opt("accel_rebuild"),
     )
     config.pluginmanager.register(state, NAME)
     config.addinivalue_line("markers", f"{MARKER}: a technique x device cell of the accel gate")
-    if state.techniques_option is not None or state.devices_option is not None:
+    if any(o is not None for o in (state.techniques_option, state.devices_option)):
         _ = state.techniques, state.devices  # a bad name fails now, before any collection
+    if state.rebuild_option is not None:
+        _ = state.rebuild
 
 
 def _state(config: pytest.Config) -> AccelState:

@@ -97,6 +97,14 @@ OPTIONS: tuple[Option, ...] = (
         flag=True,
     ),
     Option(
+        "rebuild",
+        "Comma-separated techniques whose cached artifacts (trained models, graphs) are built "
+        "anew in this run, each once; 'fp32' rebuilds the embedded teacher, 'all' everything. "
+        "A cache entry is otherwise reused only while its recipe, inputs, code and library "
+        "versions are unchanged.",
+        metavar="NAMES",
+    ),
+    Option(
         "baselines",
         "Directory of baseline files. Default: baselines/ under the rootdir.",
         metavar="DIR",
@@ -137,7 +145,6 @@ def csv(value: str, valid: Sequence[str], option: str) -> list[str]:
     bad = [v for v in items if v not in valid]
     if bad or not items:
         raise argparse.ArgumentTypeError(
-            f"{option}: unknown value(s) {', '.join(bad) or repr(value)}; valid: "
-            f"{', '.join(valid)}"
+            f"{option}: unknown value(s) {', '.join(bad) or repr(value)}; valid: {', '.join(valid)}"
         )
     return items

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import datetime as _dt
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ class AccelState:
     json_path: Path | None
     techniques_option: str | None
     devices_option: str | None
+    rebuild_option: str | None = None
     verdicts: dict[str, gate.CellVerdict] = field(default_factory=dict)
     errors: dict[str, BaseException] = field(default_factory=dict)
 
@@ -80,8 +82,17 @@ class AccelState:
             raise pytest.UsageError(str(exc)) from None
 
     @cached_property
+    def rebuild(self) -> frozenset[str]:
+        """The techniques whose artifacts this run rebuilds (``--accel-rebuild``), validated."""
+        if self.rebuild_option is None:
+            return frozenset()
+        valid = ["all", *self.registry.names()]
+        return frozenset(self._select(self.rebuild_option, valid, "--accel-rebuild"))
+
+    @cached_property
     def matrix(self) -> Matrix:
-        return Matrix(self.run, self.registry, self._cell_metrics)
+        run = dataclasses.replace(self.run, rebuild=self.rebuild)
+        return Matrix(run, self.registry, self._cell_metrics)
 
     def _cell_metrics(self, cell: Cell, predictor: Any) -> dict[str, float]:
         found: dict[str, float] = {}
@@ -169,7 +180,7 @@ class AccelState:
                     cell.id,
                     result.metrics(),
                     result.timing.cell.as_dict(),
-                    result.model,
+                    result.provenance(),
                     result.machine,
                     created=_dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
                     accel_version=__version__,

@@ -103,7 +103,7 @@ class CellRecord:
             build_seconds=result.build_seconds,
             reported=dict(result.reported),
             machine=dict(result.machine),
-            model=dict(result.model),
+            model=result.provenance(),
         )
 
     @classmethod

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, ClassVar, cast
 
-from accel.artifacts.cache import cached_dir, fingerprint
+from accel.artifacts.provenance import Artifact, Identity, build_artifact
 from accel.gate.contracts import Contract
 from accel.measure.capabilities import Requirement
 
@@ -29,20 +30,61 @@ class TechniqueError(ValueError):
 
 @dataclass(frozen=True)
 class BuildContext:
-    """What a technique needs to build its predictor."""
+    """What a technique needs to build its predictor, and what its build used."""
+
+    # How artifacts are found, not what they hold: not part of any builder's code digest.
+    __accel_code_digest__: ClassVar[bool] = False
 
     reference: Classifier
     data: datasets.DatasetDict | None  # None where no technique needs the dataset (unit tests)
     device: str
     threads: int
     cache_dir: Path | None = None  # default: accel.artifacts.cache.cache_root()
+    # Rebuild the artifacts this build uses, each once: the keys rebuilt so far are added to
+    # ``rebuilt`` (shared by the cells of a run, so a shared artifact is rebuilt once).
+    rebuild: bool = False
+    rebuilt: set[str] = field(default_factory=set, compare=False)
+    # The artifacts this build used, in order (the cell's provenance): those it asked for, not
+    # those built on the way (a student's teacher logits), which their keys cover.
+    used: list[Artifact] = field(default_factory=list, compare=False)
+    _building: list[str] = field(default_factory=list, compare=False, repr=False)
 
     def artifact(
-        self, kind: str, recipe: Mapping[str, object], build: Callable[[Path], None]
-    ) -> Path:
-        """A cached artifact derived from the reference model and ``recipe``."""
-        key = fingerprint({"reference": self.reference.fingerprint, "recipe": recipe})
-        return cached_dir(kind, key, build, self.cache_dir)
+        self,
+        kind: str,
+        recipe: Mapping[str, object],
+        build: Callable[[Path], None],
+        inputs: Sequence[Identity] | None = None,
+    ) -> Artifact:
+        """The cached artifact of ``kind`` built by ``build`` from ``recipe`` and ``inputs``
+        (default: the reference model), keyed on both and on ``build``'s code."""
+        nested = bool(self._building)
+        artifact = build_artifact(
+            kind,
+            recipe,
+            build,
+            (self.reference.identity(),) if inputs is None else inputs,
+            root=self.cache_dir,
+            rebuild=self._rebuild_once,
+            during=self._inside,
+        )
+        if not nested:
+            self.used.append(artifact)
+        return artifact
+
+    @contextmanager
+    def _inside(self) -> Iterator[None]:
+        self._building.append("build")
+        try:
+            yield
+        finally:
+            self._building.pop()
+
+    def _rebuild_once(self, key: str) -> bool:
+        if not self.rebuild or key in self.rebuilt:
+            return False
+        self.rebuilt.add(key)
+        return True
 
 
 @dataclass(frozen=True)

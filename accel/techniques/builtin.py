@@ -80,8 +80,7 @@ BUILTINS: tuple[Technique, ...] = (
     ),
     Technique(
         name="finetuned-student",
-        description="the slimmed 4-layer student trained on the labels alone (no teacher), "
-        "fp32",
+        description="the slimmed 4-layer student trained on the labels alone (no teacher), fp32",
         build="accel.techniques.distilled:build_finetuned_student",
         devices=CPU,
         # It drops a third of the layers and half their FFN neurons: it must at least be
@@ -107,8 +106,7 @@ BUILTINS: tuple[Technique, ...] = (
     ),
     Technique(
         name="distilled-ort-int8",
-        description="the distilled student in ONNX Runtime, fused and int8-quantized per "
-        "channel",
+        description="the distilled student in ONNX Runtime, fused and int8-quantized per channel",
         build="accel.techniques.distilled:build_distilled_ort_int8",
         devices=CPU,
         contract=Contract(min_accuracy_ratio=0.99, max_size_ratio=0.25, min_speedup=10.0),

@@ -78,7 +78,7 @@ def _pruned_artifact(
         train(ctx.reference, texts, labels, soft, recipe, out)
 
     key = recipe.as_dict() | {"data": data_fingerprint(dataset(ctx))}
-    return ctx.artifact("pruned", key, build)
+    return ctx.artifact("pruned", key, build).path
 
 
 def sparse_artifact(ctx: BuildContext, recipe: SparseRecipe) -> Path:

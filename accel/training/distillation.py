@@ -31,7 +31,6 @@ from accel.training.finetune import (
 )
 from accel.validation import check_in_range, check_positive
 
-_STUDENT_FORMAT = "student-v1"  # bump when the build procedure changes
 _LAYER_KEY = re.compile(r"^(?P<prefix>.*\bencoder\.layer\.)(?P<index>\d+)(?P<rest>\..*)$")
 
 
@@ -133,7 +132,7 @@ class StudentRecipe:
     freeze_word_embeddings: bool = True
 
     def as_dict(self) -> dict[str, object]:
-        return {"format": _STUDENT_FORMAT} | asdict(self)
+        return asdict(self)
 
 
 def class_ids(model_labels: Sequence[str], names: Sequence[str], ids: Sequence[int]) -> list[int]:

@@ -44,8 +44,6 @@ from accel.training.structured import LayerShape, Structure, importance_scores, 
 from accel.validation import check_at_least, check_in_range, check_one_of, check_positive
 
 SPARSE_WEIGHTS = "model.sparse.safetensors"
-_SPARSE_FORMAT = "sparse-v1"  # bump when the build procedure changes
-_STRUCTURED_FORMAT = "structured-v1"
 METHODS = ("magnitude", "movement")
 
 
@@ -90,7 +88,7 @@ class SparseRecipe:
         )
 
     def as_dict(self) -> dict[str, object]:
-        return {"format": _SPARSE_FORMAT} | asdict(self)
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -107,7 +105,7 @@ class StructuredRecipe:
         check_at_least(self, "importance_examples", 1)
 
     def as_dict(self) -> dict[str, object]:
-        return {"format": _STRUCTURED_FORMAT} | asdict(self)
+        return asdict(self)
 
 
 def _copy(reference: Classifier, freeze: bool) -> PreTrainedModel:

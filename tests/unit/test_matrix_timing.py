@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from accel import matrix as matrix_module
+from accel.artifacts.models import Classifier
 from accel.matrix import Matrix, RunConfig
 from accel.measure.predictors import Predictor
 from accel.measure.records import Accuracy, Cell, Latency, Speedup
@@ -113,10 +114,11 @@ def test_a_hooks_extra_figures_join_the_cells_gated_metrics(
 
     m = Matrix(RunConfig(plan=TimingPlan(rounds=2), scaling=False), builtin_registry(), extra)
     m.__dict__["latency_queries"] = ["q"]
-    m.__dict__["reference"] = type("Ref", (), {"fingerprint": "sha256:ref"})()
+    m.__dict__["reference"] = Classifier(None, None, (), "ref", "sha256:ref")
     for cell in (REF, A):
         m._predictors[cell.id] = Named(cell.id)
         m._build_seconds[cell.id] = 0.0
+        m._artifacts[cell.id] = ()
     monkeypatch.setattr(Matrix, "score", lambda self, cell: (Accuracy(0.9, 0.9, 0.5, 10), 1.0))
     result = m.measure(A)
     assert result.extra_metrics == {"agreement": 0.97}

@@ -1,20 +1,23 @@
 """ONNX stages shared by technique families: export, ONNX Runtime fusions, int8, fp16.
 
-Each graph is a cached artifact keyed on its recipe; families compose them (``ort-int8`` and
-``distilled-ort-int8`` both quantize a fused graph).
+Each graph is a cached artifact keyed on its recipe, its code and its source; families compose
+them (``ort-int8`` and ``distilled-ort-int8`` both quantize a fused graph).
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import shutil
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from accel.artifacts.models import Classifier
+from accel.artifacts.provenance import Artifact
 from accel.measure.predictors import OrtPredictor, Predictor
 from accel.techniques.base import BuildContext
 
@@ -111,32 +114,11 @@ def convert_fp16(source: Path, out: Path) -> Path:
     return path
 
 
-def _fused_recipe(source: Mapping[str, object] | None) -> dict[str, object]:
-    recipe: dict[str, object] = {
-        "stage": "ort-fused",
-        "attention": "eager",
-        "opset": OPSET,
-        "torch": torch.__version__,
-        "ort": _ort_version(),
-    }
-    if source is not None:  # a model derived from the reference (a student), by its recipe
-        recipe["source"] = dict(source)
-    return recipe
-
-
-def fused_graph(
-    ctx: BuildContext,
-    model: PreTrainedModel | None = None,
-    source: Mapping[str, object] | None = None,
-) -> Path:
-    """The cached fused fp32 graph of ``model`` (default: the reference).
-
-    A model other than the reference must come with ``source``, the recipe it was built
-    from, which keys its cache entry.
-    """
-    if (model is None) != (source is None):
-        raise ValueError("give both `model` and its `source` recipe, or neither")
-    model = ctx.reference.model if model is None else model
+def _fused(ctx: BuildContext, student: Classifier | None) -> Artifact:
+    if student is not None and not student.artifacts:
+        raise ValueError("a model other than the reference must be a cached artifact")
+    source = ctx.reference if student is None else student
+    model = source.model
     config = model.config
 
     def build(out: Path) -> None:
@@ -146,36 +128,45 @@ def fused_graph(
         optimize_bert(raw / MODEL_FILE, out, config.num_attention_heads, config.hidden_size)
         shutil.rmtree(raw)
 
-    return ctx.artifact("onnx", _fused_recipe(source), build) / MODEL_FILE
+    recipe = {"stage": "ort-fused", "attention": "eager", "opset": OPSET}
+    return ctx.artifact("onnx", recipe, build, (source.identity(),))
+
+
+def fused_graph(ctx: BuildContext, student: Classifier | None = None) -> Path:
+    """The cached fused fp32 graph of the reference, or of ``student`` (a model built from it as
+    a cached artifact: a distilled student)."""
+    return _fused(ctx, student).path / MODEL_FILE
+
+
+def _converted(
+    ctx: BuildContext,
+    fused: Artifact,
+    recipe: Mapping[str, object],
+    convert: Callable[[Path, Path], Path],
+) -> Path:
+    """A graph converted from a fused one by ``convert(source, out)``, keyed on ``recipe``, the
+    conversion's code and the fused graph."""
+    source = fused.path / MODEL_FILE
+
+    def build(out: Path) -> None:
+        convert(source, out)
+
+    return ctx.artifact("onnx", recipe, build, (fused.identity(),)).path / MODEL_FILE
 
 
 def quantized_graph(
-    ctx: BuildContext,
-    model: PreTrainedModel | None = None,
-    source: Mapping[str, object] | None = None,
-    per_channel: bool = False,
+    ctx: BuildContext, student: Classifier | None = None, per_channel: bool = False
 ) -> Path:
-    """The cached int8 graph of ``model`` (default: the reference); see ``fused_graph`` and
+    """The cached int8 graph of the reference or ``student``; see ``fused_graph`` and
     ``quantize_int8``."""
-    fused = fused_graph(ctx, model, source)
-
-    def build(out: Path) -> None:
-        quantize_int8(fused, out, per_channel)
-
-    recipe: dict[str, object] = {"stage": "ort-int8", "source": _fused_recipe(source)}
-    if per_channel:  # only then: the per-tensor graphs keep their cache entries
-        recipe["per_channel"] = True
-    return ctx.artifact("onnx", recipe, build) / MODEL_FILE
+    recipe = {"stage": "ort-int8", "per_channel": per_channel}
+    convert = functools.partial(quantize_int8, per_channel=per_channel)
+    return _converted(ctx, _fused(ctx, student), recipe, convert)
 
 
 def fp16_graph(ctx: BuildContext) -> Path:
-    fused = fused_graph(ctx)
-
-    def build(out: Path) -> None:
-        convert_fp16(fused, out)
-
-    recipe = {"stage": "ort-fp16", "keep_io_types": True, "source": _fused_recipe(None)}
-    return ctx.artifact("onnx", recipe, build) / MODEL_FILE
+    """The cached fp16 graph of the reference (see ``convert_fp16``)."""
+    return _converted(ctx, _fused(ctx, None), {"stage": "ort-fp16"}, convert_fp16)
 
 
 def _ort_version() -> str:

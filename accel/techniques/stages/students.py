@@ -11,6 +11,7 @@ from transformers import AutoModelForSequenceClassification
 
 from accel.artifacts.data import LABEL, TEXT, data_fingerprint, intent_names
 from accel.artifacts.models import Classifier, state_dict_fingerprint
+from accel.artifacts.provenance import Artifact
 from accel.techniques.base import BuildContext
 from accel.training.distillation import (
     KDConfig,
@@ -24,6 +25,7 @@ from accel.training.prune_training import StructuredRecipe, train_structured
 from accel.training.structured import Structure, load_structured
 
 LOGITS_FILE = "train_logits.npy"
+LOGITS_THREADS = 2  # fixed, so that the logits' bytes do not depend on the run's threads
 
 
 DISTILLED_RECIPE = StudentRecipe(
@@ -77,12 +79,12 @@ def teacher_logits(ctx: BuildContext, max_length: int) -> np.ndarray:
 
     def build(out: Path) -> None:
         logits = compute_teacher_logits(
-            ctx.reference, data["train"][TEXT], max_length, threads=max(ctx.threads, 2)
+            ctx.reference, data["train"][TEXT], max_length, threads=LOGITS_THREADS
         )
         np.save(out / LOGITS_FILE, logits)
 
-    recipe = {"stage": "teacher-logits", "data": data_fingerprint(data), "max_length": max_length}
-    return np.load(ctx.artifact("teacher-logits", recipe, build) / LOGITS_FILE)
+    recipe = {"data": data_fingerprint(data), "max_length": max_length}
+    return np.load(ctx.artifact("teacher-logits", recipe, build).path / LOGITS_FILE)
 
 
 def soft_targets(ctx: BuildContext, kd: KDConfig, max_length: int) -> np.ndarray | None:
@@ -102,20 +104,23 @@ def student(
         desc = "distilling the student" if logits is not None else "fine-tuning the student"
         train_student(ctx.reference, texts, labels, recipe, logits, out, desc)
 
-    key = recipe.as_dict() | {"data": data_fingerprint(dataset(ctx))}
-    path = ctx.artifact("student", key, build)
-    model = AutoModelForSequenceClassification.from_pretrained(str(path)).eval()
+    data = {"data": data_fingerprint(dataset(ctx))}
+    trained = ctx.artifact("student", recipe.as_dict() | data, build)
+    built: tuple[Artifact, ...] = (trained,)
+    model = AutoModelForSequenceClassification.from_pretrained(str(trained.path)).eval()
     ref = ctx.reference
     if slimming is not None:
-        trained = Classifier(model, ref.tokenizer, ref.labels, str(path), "")
+        first = Classifier(model, ref.tokenizer, ref.labels, str(trained.path), "")
 
         def slim(out: Path) -> None:
             logits = soft_targets(ctx, slimming.kd, slimming.train.max_length)
-            train_structured(trained, texts, labels, logits, slimming, out)
+            train_structured(first, texts, labels, logits, slimming, out)
 
-        path = ctx.artifact("student", {"student": key, "slimming": slimming.as_dict()}, slim)
-        model = load_structured(path)
-    return Classifier(model, ref.tokenizer, ref.labels, str(path), state_dict_fingerprint(model))
+        inputs = (ref.identity(), trained.identity())
+        built += (ctx.artifact("student", slimming.as_dict(), slim, inputs),)
+        model = load_structured(built[-1].path)
+    fingerprint = state_dict_fingerprint(model)
+    return Classifier(model, ref.tokenizer, ref.labels, str(built[-1].path), fingerprint, built)
 
 
 def distilled_student(ctx: BuildContext) -> Classifier:

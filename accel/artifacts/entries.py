@@ -6,10 +6,11 @@ the sorted lines ``<relative path>\\0<size>\\0<file sha256>\\n`` (it covers ever
 the manifest itself is excluded). Verification compares an entry with its manifest, either by
 names and sizes or in full (every file hashed again).
 
-Cost of a full verification, measured on this 2-core machine (sha256 of a 200 MB file, page
-cache warm, 3 runs): 0.11 s, i.e. ~0.055 s per 100 MB; the ~800 MB cache verifies in about
-0.5 s. So it is the default; ``ACCEL_CACHE_VERIFY=sizes`` checks names and sizes only (for a
-slow disk where reading every entry costs more).
+Cost of a full verification, measured on the 2-core development machine (chunked sha256 of a
+200 MB file, 3 runs each): 0.055-0.07 s per 100 MB with the file in the page cache, 0.11-0.27 s
+per 100 MB with it evicted first (read from disk); the ~800 MB cache verifies in 0.5-2 s. That
+is well under 1 s per 100 MB, so full verification is the default; ``ACCEL_CACHE_VERIFY=sizes``
+checks names and sizes only (for a disk slow enough that reading every entry costs more).
 """
 
 from __future__ import annotations

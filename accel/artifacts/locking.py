@@ -79,4 +79,3 @@ def lock_held(entry: Path) -> bool:
     finally:
         os.close(fd)  # closing releases the lock if we took it
     return False
-

@@ -37,7 +37,10 @@ print(cached_dir("kind", "shared", build, root))
 
 def test_two_processes_build_one_entry_once(tmp_path: Path) -> None:
     root, go, counter = tmp_path / "cache", tmp_path / "go", tmp_path / "count"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+    }
     args = [sys.executable, "-c", CHILD, str(root), str(go), str(counter)]
     children = [
         subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -1,5 +1,5 @@
-"""accel: run the optimization matrix and print its comparison table, inspect baselines, or
-write a run's report."""
+"""accel: run the optimization matrix and print its comparison table, inspect baselines,
+write a run's report, or manage the artifact cache."""
 
 from __future__ import annotations
 
@@ -87,6 +87,33 @@ def _distill_search(args: argparse.Namespace, _: list[str]) -> int:
         f"best of {len(record['trials'])} trials: {best['params']} "
         f"(validation accuracy {best['validation_accuracy']:.4f}); written to {args.out}"
     )
+    return 0
+
+
+def _cache(args: argparse.Namespace, _: list[str]) -> int:
+    from accel.artifacts import store
+
+    root = Path(args.cache_dir).expanduser() if args.cache_dir else None
+    try:
+        if args.action == "list":
+            rows = store.list_rows(root, full=args.full)
+            header = ["kind", "key", "size", "age", "used by", "status"]
+            print(store.format_table(header, rows) if rows else "the cache is empty")
+            return 0
+        if args.action == "verify":
+            checked, bad = store.verify_all(root, fix=args.fix)
+            for f in bad:
+                print(f"BAD {f.path}: {f.reason}" + (" (removed)" if args.fix else ""))
+            print(f"verified {checked} entries: {len(bad)} bad")
+            return 1 if bad else 0
+        gone = store.prune(root, dry_run=args.dry_run)
+    except store.UsageError as exc:
+        print(f"accel cache: {exc}", file=sys.stderr)
+        return 1
+    verb = "would remove" if args.dry_run else "removed"
+    for f in gone:
+        print(f"{verb} {f.path} ({f.reason}, {f.size / 1e6:.1f} MB)")
+    print(f"{verb} {len(gone)} item(s), {sum(f.size for f in gone) / 1e6:.1f} MB")
     return 0
 
 
@@ -207,6 +234,35 @@ def build_parser() -> argparse.ArgumentParser:
         help="where to write the trials and the best values (default: %(default)s)",
     )
     search.set_defaults(handler=_distill_search)
+    cache = sub.add_parser(
+        "cache",
+        help="list, verify or prune the artifact cache",
+        description="Inspect and manage the artifact cache (docs/cache.md).",
+    )
+    actions = cache.add_subparsers(dest="action", required=True)
+    helps = {
+        "list": "a table of the entries: kind, key, size, age, the cells that use them, status",
+        "verify": "hash every entry's files against its manifest; exit 1 naming each bad one",
+        "prune": "remove entries no cell's usage record names, and leftovers of finished builds",
+    }
+    for name, text in helps.items():
+        action = actions.add_parser(name, help=text, description=text)
+        action.add_argument(
+            "--cache-dir",
+            default=None,
+            metavar="DIR",
+            help="the cache (default: $ACCEL_CACHE_DIR, else ~/.cache/accel)",
+        )
+        action.set_defaults(handler=_cache)
+    actions.choices["list"].add_argument(
+        "--full", action="store_true", help="status from full hashing, not names and sizes"
+    )
+    actions.choices["verify"].add_argument(
+        "--fix", action="store_true", help="remove the bad entries (rebuilt on next use)"
+    )
+    actions.choices["prune"].add_argument(
+        "--dry-run", action="store_true", help="list what would go and how many MB; remove nothing"
+    )
     return parser
 
 

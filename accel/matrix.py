@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from accel.artifacts.cache import fingerprint
 from accel.artifacts.data import LABEL, TEXT, intent_names, load_clinc
 from accel.artifacts.models import EMBEDDED
+from accel.artifacts.store import record_use
 from accel.measure.accuracy import measure_accuracy, size_mb
 from accel.measure.machine import machine_record
 from accel.measure.records import (
@@ -166,6 +167,8 @@ class Matrix:
             self._build_seconds[cell.id] = time.perf_counter() - start
             used = {a.key: a for a in (*self.reference.artifacts, *ctx.used)}
             self._artifacts[cell.id] = tuple(used.values())
+            if used:  # so that `accel cache prune` keeps what the cell's latest build used
+                record_use(cell.id, [f"{a.kind}/{a.key}" for a in used.values()])
         return self._predictors[cell.id]
 
     def score(self, cell: Cell) -> tuple[Accuracy, float]:

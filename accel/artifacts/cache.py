@@ -1,7 +1,9 @@
-"""Content-addressed artifact cache with atomic publication.
+"""Content-addressed artifact cache with atomic, verified, locked publication.
 
 An artifact is a directory built under a temporary name beside its final place and renamed
-into place only once complete, so an interrupted build never leaves a half-written entry.
+into place only once complete (with its manifest), so an interrupted build never leaves a
+half-written entry; an entry is verified against its manifest before every use, and built
+under an exclusive lock, so concurrent builds of one entry happen once. docs/cache.md.
 """
 
 from __future__ import annotations
@@ -11,9 +13,13 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+
+from accel.artifacts.entries import discard, entry_problem, full_verification, write_manifest
+from accel.artifacts.locking import entry_lock
 
 CACHE_ENV = "ACCEL_CACHE_DIR"
 
@@ -39,40 +45,73 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+class CacheWarning(UserWarning):
+    """A cache entry failed verification and is being rebuilt."""
+
+
 def cached_dir(
     kind: str,
     key: str,
     build: Callable[[Path], None],
     root: Path | None = None,
     *,
-    record: Any = None,
+    record: Mapping[str, Any] | None = None,
     rebuild: bool = False,
 ) -> Path:
-    """Return the cache entry ``<root>/<kind>/<key>``, building it first if absent.
+    """Return the cache entry ``<root>/<kind>/<key>``, building it first if absent or invalid.
 
-    ``root`` defaults to :func:`cache_root`.
+    ``root`` defaults to :func:`cache_root`. ``build`` receives an empty temporary directory
+    and fills it; the cache then writes the entry's manifest there (``accel-entry.json``:
+    ``kind``, ``key``, ``record``, the creation time, every file's size and sha256, the total
+    size, file count and content digest) and renames the directory into place. If ``build``
+    raises, the directory is removed and nothing is published. ``record`` (JSON-serializable)
+    says what built the entry: recipe, code digest, versions, inputs.
 
-    ``build`` receives an empty temporary directory and fills it; the directory is renamed
-    into place only when ``build`` returns, and removed if it raises.
+    An existing entry is verified against its manifest before it is returned (in full unless
+    ``$ACCEL_CACHE_VERIFY=sizes``: see :mod:`accel.artifacts.entries`); a corrupted, partly
+    deleted or manifest-less entry is never returned: a :class:`CacheWarning` names it and
+    what is wrong, and it is removed and built anew. ``rebuild=True`` removes a valid entry
+    and builds it again.
+
+    The whole check-build-publish holds the entry's exclusive lock (``<key>.lock`` beside it),
+    so a second process asking for the same entry waits, then returns the first one's.
     """
+    if record is not None:
+        json.dumps(record)  # fail before a long build, not after it
     final = (root or cache_root()) / kind / key
-    if rebuild and final.is_dir():
-        shutil.rmtree(final)
-    if final.is_dir():
-        return final
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{key[:12]}-", dir=final.parent))
+    full = full_verification()
+    with entry_lock(final):
+        if final.exists() or final.is_symlink():
+            problem = None if rebuild else entry_problem(final, full=full)
+            if problem is None and not rebuild:
+                return final
+            if problem is not None:
+                warnings.warn(
+                    f"accel cache: {final} {problem}; removing it and building it anew",
+                    CacheWarning,
+                    stacklevel=2,
+                )
+            discard(final)
+        _build(final, kind, key, build, record)
+    return final
+
+
+def _build(
+    final: Path,
+    kind: str,
+    key: str,
+    build: Callable[[Path], None],
+    record: Mapping[str, Any] | None,
+) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix=f".{key}.build.", dir=final.parent))
     try:
         build(tmp)
-        try:
-            os.replace(tmp, final)
-        except OSError:
-            if not final.is_dir():  # a concurrent build won the race: keep theirs
-                raise
+        write_manifest(tmp, kind, key, record)
+        os.replace(tmp, final)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    return final
 
 
 def write_atomic(path: Path, write: Callable[[Path], object]) -> None:

@@ -29,7 +29,8 @@ from typing import Any
 _SIMPLE = (str, int, float, bool, bytes, type(None))
 # How an artifact is found and stored, not what it holds: never part of a digest.
 MACHINERY_MODULES = frozenset(
-    {"accel.artifacts.cache", "accel.artifacts.code", "accel.artifacts.provenance"}
+    f"accel.artifacts.{name}"
+    for name in ("cache", "code", "entries", "locking", "provenance", "store")
 )
 # A class that sets this attribute to False is machinery too (the build context).
 OPT_OUT = "__accel_code_digest__"

@@ -20,7 +20,7 @@ import importlib.metadata
 import platform
 import random
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -142,15 +142,14 @@ def build_artifact(
     *,
     root: Path | None = None,
     rebuild: bool | Callable[[str], bool] = False,
-    during: Callable[[], AbstractContextManager[object]] = nullcontext,
 ) -> Artifact:
     """The cached artifact of ``kind`` built by ``build`` from ``recipe`` and ``inputs``,
-    building it (reproducibly: :func:`reproducible`, inside ``during()``) first if the cache
-    has no valid entry under its key, or if ``rebuild`` (True, or a predicate of the key)."""
+    building it (reproducibly: :func:`reproducible`) first if the cache has no valid entry
+    under its key, or if ``rebuild`` (True, or a predicate of the key)."""
     plan = plan_artifact(kind, recipe, build, inputs)
 
     def reproducible_build(out: Path) -> None:
-        with during(), reproducible():
+        with reproducible():
             build(out)
 
     again = rebuild(plan.key) if callable(rebuild) else rebuild

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, cast
@@ -44,10 +43,8 @@ class BuildContext:
     # ``rebuilt`` (shared by the cells of a run, so a shared artifact is rebuilt once).
     rebuild: bool = False
     rebuilt: set[str] = field(default_factory=set, compare=False)
-    # The artifacts this build used, in order (the cell's provenance): those it asked for, not
-    # those built on the way (a student's teacher logits), which their keys cover.
+    # The artifacts this build used, in order, each once (the cell's provenance).
     used: list[Artifact] = field(default_factory=list, compare=False)
-    _building: list[str] = field(default_factory=list, compare=False, repr=False)
 
     def artifact(
         self,
@@ -57,8 +54,9 @@ class BuildContext:
         inputs: Sequence[Identity] | None = None,
     ) -> Artifact:
         """The cached artifact of ``kind`` built by ``build`` from ``recipe`` and ``inputs``
-        (default: the reference model), keyed on both and on ``build``'s code."""
-        nested = bool(self._building)
+        (default: the reference model), keyed on both and on ``build``'s code. A build asks
+        for the artifacts it reads before it starts, never inside ``build``, and names them
+        in ``inputs``."""
         artifact = build_artifact(
             kind,
             recipe,
@@ -66,19 +64,10 @@ class BuildContext:
             (self.reference.identity(),) if inputs is None else inputs,
             root=self.cache_dir,
             rebuild=self._rebuild_once,
-            during=self._inside,
         )
-        if not nested:
+        if artifact.key not in {a.key for a in self.used}:
             self.used.append(artifact)
         return artifact
-
-    @contextmanager
-    def _inside(self) -> Iterator[None]:
-        self._building.append("build")
-        try:
-            yield
-        finally:
-            self._building.pop()
 
     def _rebuild_once(self, key: str) -> bool:
         if not self.rebuild or key in self.rebuilt:

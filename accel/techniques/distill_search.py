@@ -23,7 +23,12 @@ from accel.artifacts.cache import write_json_atomic
 from accel.artifacts.data import LABEL, TEXT, intent_names
 from accel.measure.accuracy import measure_accuracy
 from accel.techniques.base import BuildContext
-from accel.techniques.stages.students import DISTILLED_RECIPE, dataset, teacher_logits
+from accel.techniques.stages.students import (
+    DISTILLED_RECIPE,
+    LOGITS_FILE,
+    dataset,
+    teacher_logits,
+)
 from accel.techniques.stages.torch import torch_predictor
 from accel.training.distillation import KDConfig, StudentRecipe, class_ids, train_student
 from accel.validation import check_at_least, check_in_range
@@ -61,7 +66,7 @@ def run_search(ctx: BuildContext, space: SearchSpace, out: Path, command: str) -
 
     data = dataset(ctx)
     base = DISTILLED_RECIPE
-    soft_all = teacher_logits(ctx, base.train.max_length)
+    soft_all = np.load(teacher_logits(ctx, base.train.max_length).path / LOGITS_FILE)
     train = data["train"]
     keep = max(1, round(space.train_fraction * len(train)))
     order = np.random.default_rng(space.seed).permutation(len(train))[:keep]

@@ -72,13 +72,14 @@ def _pruned_artifact(
 ) -> Path:
     """The cached directory of the reference pruned with ``recipe`` by ``train``."""
 
+    soft, inputs = soft_targets(ctx, recipe.kd, recipe.train.max_length)
+
     def build(out: Path) -> None:
         texts, labels = train_split(ctx)
-        soft = soft_targets(ctx, recipe.kd, recipe.train.max_length)
         train(ctx.reference, texts, labels, soft, recipe, out)
 
     key = recipe.as_dict() | {"data": data_fingerprint(dataset(ctx))}
-    return ctx.artifact("pruned", key, build).path
+    return ctx.artifact("pruned", key, build, inputs).path
 
 
 def sparse_artifact(ctx: BuildContext, recipe: SparseRecipe) -> Path:

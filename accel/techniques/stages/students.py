@@ -11,7 +11,7 @@ from transformers import AutoModelForSequenceClassification
 
 from accel.artifacts.data import LABEL, TEXT, data_fingerprint, intent_names
 from accel.artifacts.models import Classifier, state_dict_fingerprint
-from accel.artifacts.provenance import Artifact
+from accel.artifacts.provenance import Artifact, Identity
 from accel.techniques.base import BuildContext
 from accel.training.distillation import (
     KDConfig,
@@ -73,8 +73,8 @@ def train_split(ctx: BuildContext) -> tuple[list[str], list[int]]:
     return list(train[TEXT]), class_ids(ctx.reference.labels, intent_names(data), train[LABEL])
 
 
-def teacher_logits(ctx: BuildContext, max_length: int) -> np.ndarray:
-    """The reference's logits over the train split, computed once and cached."""
+def teacher_logits(ctx: BuildContext, max_length: int) -> Artifact:
+    """The reference's logits over the train split (``LOGITS_FILE``), computed once, cached."""
     data = dataset(ctx)
 
     def build(out: Path) -> None:
@@ -84,12 +84,19 @@ def teacher_logits(ctx: BuildContext, max_length: int) -> np.ndarray:
         np.save(out / LOGITS_FILE, logits)
 
     recipe = {"data": data_fingerprint(data), "max_length": max_length}
-    return np.load(ctx.artifact("teacher-logits", recipe, build).path / LOGITS_FILE)
+    return ctx.artifact("teacher-logits", recipe, build)
 
 
-def soft_targets(ctx: BuildContext, kd: KDConfig, max_length: int) -> np.ndarray | None:
-    """The teacher's logits where the loss of ``kd`` reads them (``alpha < 1``), else None."""
-    return teacher_logits(ctx, max_length) if kd.alpha < 1.0 else None
+SoftTargets = tuple["np.ndarray | None", tuple[Identity, ...]]
+
+
+def soft_targets(ctx: BuildContext, kd: KDConfig, max_length: int) -> SoftTargets:
+    """The teacher's logits where the loss of ``kd`` reads them (``alpha < 1``), else None;
+    and the inputs a model trained on them depends on: the reference, and those logits."""
+    if kd.alpha >= 1.0:
+        return None, (ctx.reference.identity(),)
+    logits = teacher_logits(ctx, max_length)
+    return np.load(logits.path / LOGITS_FILE), (ctx.reference.identity(), logits.identity())
 
 
 def student(
@@ -98,25 +105,25 @@ def student(
     """The cached student of the reference trained with ``recipe``, then (with ``slimming``)
     structurally pruned and fine-tuned again, also cached."""
     texts, labels = train_split(ctx)
+    logits, inputs = soft_targets(ctx, recipe.kd, recipe.train.max_length)
 
     def build(out: Path) -> None:
-        logits = soft_targets(ctx, recipe.kd, recipe.train.max_length)
         desc = "distilling the student" if logits is not None else "fine-tuning the student"
         train_student(ctx.reference, texts, labels, recipe, logits, out, desc)
 
     data = {"data": data_fingerprint(dataset(ctx))}
-    trained = ctx.artifact("student", recipe.as_dict() | data, build)
+    trained = ctx.artifact("student", recipe.as_dict() | data, build, inputs)
     built: tuple[Artifact, ...] = (trained,)
     model = AutoModelForSequenceClassification.from_pretrained(str(trained.path)).eval()
     ref = ctx.reference
     if slimming is not None:
         first = Classifier(model, ref.tokenizer, ref.labels, str(trained.path), "")
+        soft, more = soft_targets(ctx, slimming.kd, slimming.train.max_length)
 
         def slim(out: Path) -> None:
-            logits = soft_targets(ctx, slimming.kd, slimming.train.max_length)
-            train_structured(first, texts, labels, logits, slimming, out)
+            train_structured(first, texts, labels, soft, slimming, out)
 
-        inputs = (ref.identity(), trained.identity())
+        inputs = (*more, trained.identity())
         built += (ctx.artifact("student", slimming.as_dict(), slim, inputs),)
         model = load_structured(built[-1].path)
     fingerprint = state_dict_fingerprint(model)

@@ -77,8 +77,15 @@ def _scratch(tmp: Path, name: str, edit: tuple[str, str, str] | None) -> Path:
 
 
 def _kinds(keys: dict[str, list[str]]) -> dict[str, str]:
-    """Every artifact's key by a readable name: technique, position, kind."""
-    return {f"{t}[{i}]:{k.split(':')[0]}": k for t, ks in keys.items() for i, k in enumerate(ks)}
+    """Every artifact's key by a readable name: ``technique:kind#n``, its n-th of that kind."""
+    named = {}
+    for technique, found in keys.items():
+        seen: dict[str, int] = {}
+        for entry in found:
+            kind = entry.split(":")[0]
+            named[f"{technique}:{kind}#{seen.get(kind, 0)}"] = entry
+            seen[kind] = seen.get(kind, 0) + 1
+    return named
 
 
 @pytest.fixture(scope="module")
@@ -93,17 +100,17 @@ def before(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, An
 
 
 def _expected(edit: str, names: list[str]) -> set[str]:
-    """Which artifacts (``technique[position]:kind``) an edit must change; no other may."""
-    graphs_of_students = {n for n in names if n.startswith("distilled-ort-int8") and "onnx" in n}
+    """Which artifacts (``technique:kind#n``) an edit must change; no other may."""
+    graphs_of_students = {n for n in names if n.startswith("distilled-ort-int8:onnx")}
     if edit == "quantizer options":
-        return {"ort-int8[1]:onnx", "distilled-ort-int8[3]:onnx"}
+        return {"ort-int8:onnx#1", "distilled-ort-int8:onnx#1"}
     if edit == "distillation loss":  # every model trained with it, and the graphs of students
-        return {n for n in names if n.endswith((":student", ":pruned"))} | graphs_of_students
+        return {n for n in names if ":student#" in n or ":pruned#" in n} | graphs_of_students
     if edit == "pruning criterion":  # the slimming stage of students, the structured model
-        slimmed = {n for n in names if n.endswith("[1]:student")}
-        return slimmed | graphs_of_students | {"pruned-structured[0]:pruned"}
+        slimmed = {n for n in names if n.endswith(":student#1")}
+        return slimmed | graphs_of_students | {"pruned-structured:pruned#0"}
     if edit == "export":
-        return {n for n in names if n.endswith(":onnx")}
+        return {n for n in names if ":onnx#" in n}
     return set()
 
 

@@ -73,8 +73,9 @@ def compare(
 ) -> list[Row]:
     """Rows for every gated metric present in both ``obtained`` and the baseline.
 
-    Raw latency is skipped on another machine; on another model (fingerprint), accuracy
-    metrics get at least their declared retrain tolerance; when ``latency_gated`` is False (a GPU
+    Raw latency is skipped on another machine; on a retrained model (same definition, other
+    weights: :mod:`accel.gate.identity`), accuracy metrics get at least their declared retrain
+    tolerance; when ``latency_gated`` is False (a GPU
     model other than the baseline's), a timing metric that got worse is a warning, not a
     failure. With ``speedup_interval``, the speedup is decided on its confidence interval, the
     tolerance being the margin (:func:`accel.gate.latency.regression_verdict`).
@@ -93,7 +94,7 @@ def compare(
         note = ""
         if spec.retrain_tolerance is not None and not model_matches:
             tol = tol.widest(spec.retrain_tolerance)
-            note = "other model"
+            note = "retrain"
         interval, rule = None, ""
         if metric == "speedup" and speedup_interval is not None and reference > 0:
             margin = min(tol.allowed(reference) / reference, MAX_MARGIN)

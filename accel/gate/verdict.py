@@ -15,6 +15,7 @@ from typing import Any
 from accel.gate.baselines import Baseline, BaselineError
 from accel.gate.compare import Row, compare, explain, format_rows
 from accel.gate.contracts import Contract, Paired
+from accel.gate.identity import Match, match_model
 from accel.measure.records import Accuracy, CellResult
 
 SameMachine = Callable[[Mapping[str, Any], Mapping[str, Any]], bool]
@@ -168,9 +169,8 @@ def judge_baseline(
         return Check(Status.FAIL, "FAIL no baseline", message, ("no baseline",))
     if isinstance(baseline, BaselineError):
         return Check(Status.FAIL, "FAIL bad baseline", str(baseline), (str(baseline),))
-    same_model = all(
-        baseline.model.get(key) == result.model.get(key) for key in ("fingerprint", "trained")
-    )
+    model = match_model(baseline.model, result.provenance())
+    same_model = model.match is Match.SAME
     other_gpu = gpu_differs(result.machine, baseline.machine)
     rows = compare(
         result.metrics(),
@@ -181,17 +181,21 @@ def judge_baseline(
         speedup_interval=result.speedup_interval,
     )
     notes = []
-    if not same_model:
-        notes.append(
-            "the model (or the cell's trained model) differs from the baseline's (fingerprint): "
-            "accuracy metrics were compared with retrain tolerances"
-        )
+    if model.match is Match.RETRAIN:
+        notes.append(f"{model.why}: accuracy metrics were compared with retrain tolerances")
     if other_gpu:
         notes.append(
             f"this GPU ({result.machine.get('gpu')}) is not the baseline's "
             f"({baseline.machine.get('gpu')}): accuracy and size are gated, latency only warns"
         )
     detail = f"{format_rows(rows)}\n" + explain(rows) + "".join(f"note: {n}\n" for n in notes)
+    if model.match is Match.CHANGED:
+        message = (
+            f"{cell}: the model changed: review and update the baseline. Against {path}, "
+            f"{model.why}. Its figures now (compared as a retrain, for the review):\n{detail}"
+            f"Accept them with\n{accept_command(cell)}\nand commit the reviewed diff."
+        )
+        return Check(Status.FAIL, "FAIL model changed", message, ("model changed",), tuple(rows))
     worse = tuple(r.metric for r in rows if r.verdict == "worse")
     if worse:
         message = (
@@ -204,7 +208,7 @@ def judge_baseline(
     flags = (
         ([f"better: {', '.join(better)}"] if better else [])
         + ([f"warn: {', '.join(warned)} on another GPU"] if warned else [])
-        + ([] if same_model else ["other model"])
+        + ([] if same_model else ["retrained model"])
     )
     summary = "pass" + (f" ({'; '.join(flags)})" if flags else "")
     warning = (

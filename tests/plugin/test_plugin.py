@@ -41,8 +41,15 @@ def fake_measure(self, cell):
         timing=timing, build_seconds=0.1,
         reference_accuracy=Accuracy(0.87, 0.96, 0.5, 5500), reference_size_mb=90.0,
         machine={"cpu": "fake", "threads": 1, "device": "cuda" if gpu else cell.device, "gpu": gpu},
-        model={"checkpoint": "fake", "fingerprint": "sha256:fake"}
+        model={
+            "checkpoint": "fake",
+            "fingerprint": "sha256:fake",
+            "definition": os.environ.get("FAKE_DEFINITION", "def-1"),
+        }
         | ({"trained": os.environ["FAKE_TRAINED"]} if "FAKE_TRAINED" in os.environ else {}),
+        artifacts=(
+            {"kind": "onnx", "key": "k1", "definition": os.environ.get("FAKE_DEFINITION", "def-1")},
+        ),
         reported=reported if os.environ.get("FAKE_REPORTED") else {},
         extra_metrics=json.loads(os.environ.get("FAKE_EXTRA", "{}")),
     )
@@ -283,7 +290,40 @@ def test_retrained_cell_model_gets_retrain_tolerances(
     monkeypatch.setenv("FAKE_TRAINED", "sha256:student-b")
     result = inner.runpytest(*ARGS)
     result.assert_outcomes(passed=2)
-    result.stdout.fnmatch_lines(["*ort-int8/cpu*other model*"])
+    result.stdout.fnmatch_lines(["*ort-int8/cpu*retrained model*"])
+
+
+def test_a_changed_model_fails_until_its_baseline_is_rewritten(
+    inner: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another definition (a recipe or builder changed) fails even with equal figures; the
+    message names the artifact and the way to accept it."""
+    inner.runpytest(*ARGS, "--accel-update-baselines").assert_outcomes(passed=2)
+    written = json.loads((inner.path / "baselines" / "cpu" / "ort-int8.json").read_text())
+    assert written["model"]["definition"] == "def-1"
+    assert written["model"]["artifacts"] == [{"kind": "onnx", "key": "k1", "definition": "def-1"}]
+    monkeypatch.setenv("FAKE_DEFINITION", "def-2")
+    result = inner.runpytest(*ARGS)
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        ["*the model changed: review and update the baseline*artifacts that differ: onnx#0*"]
+    )
+    inner.runpytest(*ARGS, "--accel-update-baselines").assert_outcomes(passed=2)
+    inner.runpytest(*ARGS).assert_outcomes(passed=2)
+
+
+def test_a_baseline_without_a_definition_is_a_changed_model(
+    inner: pytest.Pytester,
+) -> None:
+    """A baseline written before provenance cannot vouch for the model: it is not a retrain."""
+    inner.runpytest(*ARGS, "--accel-update-baselines").assert_outcomes(passed=2)
+    path = inner.path / "baselines" / "cpu" / "ort-int8.json"
+    document = json.loads(path.read_text())
+    del document["model"]["definition"]
+    path.write_text(json.dumps(document))
+    result = inner.runpytest(*ARGS)
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*records no definition of its model*"])
 
 
 def test_contract_against_a_rival_cell(

@@ -99,7 +99,7 @@ def build(ctx: BuildContext) -> Predictor:
         raise ValueError(f"{NAME} runs on cpu only, got device {ctx.device!r}")
     ref = ctx.reference
     names = list(ref.tokenizer(list(EXAMPLE), padding=True, return_tensors="pt").keys())
-    recipe = {"technique": NAME, "torch": torch.__version__, "inputs": names, "example": EXAMPLE}
+    recipe = {"technique": NAME, "inputs": names, "example": EXAMPLE}
 
     def trace(folder: Path) -> None:
         model = _LogitsOf(ref.model, names).eval()
@@ -109,7 +109,7 @@ def build(ctx: BuildContext) -> Predictor:
             frozen = torch.jit.freeze(traced.eval())
             torch.jit.save(frozen, str(folder / FILE))
 
-    path = ctx.artifact(NAME, recipe, trace) / FILE
+    path = ctx.artifact(NAME, recipe, trace).path / FILE
     predictor = TorchScriptPredictor(path, names, ctx)
     check(predictor, ref.model, PROBES)
     return predictor

@@ -15,6 +15,7 @@ from typing import Any
 from accel.gate.baselines import Baseline, BaselineError
 from accel.gate.compare import Row, compare, explain, format_rows
 from accel.gate.contracts import Contract, Paired
+from accel.gate.metrics import METRICS, required
 from accel.measure.records import Accuracy, CellResult
 
 SameMachine = Callable[[Mapping[str, Any], Mapping[str, Any]], bool]
@@ -211,6 +212,12 @@ def judge_baseline(
     return Check(status, summary, rows=tuple(rows), warning=warning)
 
 
+def not_measured(result: CellResult) -> list[str]:
+    """The required metrics ``result`` holds no valid value of (NaN, or outside the domain)."""
+    values = result.metrics()
+    return [m for m in required() if not METRICS[m].domain.admits(values[m])]
+
+
 def judge(
     result: CellResult,
     contract: Contract,
@@ -225,7 +232,18 @@ def judge(
     """The verdict of one measured cell: its contract, and its baseline (or, with ``update``,
     the fact that its baseline is rewritten from this run)."""
     promise = judge_contract(result, contract, rival)
-    if update:
+    missing = not_measured(result)
+    if missing:
+        regression = Check(
+            Status.FAIL,
+            f"FAIL not measured: {', '.join(missing)}",
+            f"{result.cell.id}: the required metric(s) {', '.join(missing)} were not measured "
+            "(NaN or outside their domain), so this run can neither be compared with nor "
+            "written into a baseline. Fix the measurement; oos_recall, for one, needs test data "
+            "with out-of-scope rows (oos_test).",
+            tuple(f"{m} not measured" for m in missing),
+        )
+    elif update:
         regression = Check(Status.WRITTEN, "baseline written")
     else:
         regression = judge_baseline(result, baseline, path, same_machine, gpu_differs)

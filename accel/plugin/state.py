@@ -161,7 +161,7 @@ class AccelState:
             same_machine=self.same_machine,
             gpu_differs=gpu_differs,
         )
-        if self.update:
+        if made.baseline.status is gate.Status.WRITTEN:  # not when a required metric is NaN
             previous = baseline if isinstance(baseline, Baseline) else None
             write_baseline(
                 path,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Sequence
 
 from rich import box
@@ -20,6 +21,8 @@ COLUMNS = ("cell", "accuracy", "size MB", "p50 ms", f"speedup [{LEVEL:.0%} CI]",
 def _with_delta(
     value: float, base: float | None, fmt: str, pct: bool = False, interval: str = ""
 ) -> str:
+    if not math.isfinite(value):
+        return "not measured"
     text = format(value, fmt) + interval
     if base is None:
         return text

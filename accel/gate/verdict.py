@@ -7,7 +7,7 @@ a :class:`CellVerdict` into test outcomes; the table and the results JSON only r
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -77,7 +77,7 @@ class CellVerdict:
         """The table's verdict column: failures first (both checks' if both failed)."""
         failed = [c for c in self.checks if c.status.failed]
         if failed:
-            return "; ".join(c.summary for c in failed)
+            return "; ".join(dict.fromkeys(c.summary for c in failed))  # "ERROR", not twice
         if self.status is Status.SKIPPED:
             return self.contract.summary
         if self.contract.summary != "pass":  # e.g. a promise undecided within noise
@@ -86,7 +86,8 @@ class CellVerdict:
 
     @property
     def reasons(self) -> tuple[str, ...]:
-        return self.contract.reasons + self.baseline.reasons
+        """Every reason of both checks, each once."""
+        return tuple(dict.fromkeys(self.contract.reasons + self.baseline.reasons))
 
 
 def accept_command(cell: str) -> str:
@@ -109,6 +110,21 @@ def errored(cell: str, error: BaseException) -> CellVerdict:
     text = f"{type(error).__name__}: {error}"
     check = Check(Status.ERROR, "ERROR", text, (text,))
     return CellVerdict(cell, check, check)
+
+
+def raised(made: CellVerdict | None, cell: str, which: str, text: str) -> CellVerdict:
+    """The verdict once the test of ``cell``'s ``which`` check ("contract" or "baseline")
+    raised ``text`` before recording an outcome: that check is ERROR (both, when nothing was
+    recorded), whatever the other check said. A check that already failed keeps its verdict."""
+    last = (text.strip().splitlines() or ["error"])[-1]
+    check = Check(Status.ERROR, "ERROR", text, (last,))
+    if made is None:
+        return CellVerdict(cell, check, check)
+    if getattr(made, which).status.failed:
+        return made
+    if which == "contract":
+        return replace(made, contract=check)
+    return replace(made, baseline=check)
 
 
 def judge_contract(

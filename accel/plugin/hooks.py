@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +91,33 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             marks.append(pytest.mark.skip(reason=f"{cell.id}: {reason}"))
         params.append(pytest.param(cell, id=cell.id, marks=marks))
     metafunc.parametrize(CELL_FIXTURE, params)
+
+
+# The suite's per-check tests (accel.plugin.suite), by function name.
+CHECK_TESTS = {"test_contract": "contract", "test_baseline": "baseline"}
+
+
+def _cell(item: pytest.Item) -> Cell | None:
+    callspec = getattr(item, "callspec", None)
+    if callspec is None or CELL_FIXTURE not in callspec.params:
+        return None
+    cell = callspec.params[CELL_FIXTURE]
+    return cell if isinstance(cell, Cell) else None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A check's test that failed in a way its verdict does not show (it raised before
+    recording an outcome: a warning turned error, a hook's pytest.fail, a fixture error) turns
+    that check to ERROR, so that the table and the run JSON never keep a stale "pass"."""
+    rep = yield
+    cell = _cell(item)
+    which = CHECK_TESTS.get(getattr(item, "originalname", ""))
+    if rep.failed and cell is not None and which is not None:
+        _state(item.config).check_raised(cell, which, rep.longreprtext)
+    return rep
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

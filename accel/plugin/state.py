@@ -131,11 +131,16 @@ class AccelState:
         try:
             with self.live_output():
                 made = self._judge(cell)
-        except Exception as exc:
+        except (Exception, pytest.fail.Exception) as exc:  # a hook's pytest.fail() too
             self.errors[cell.id] = exc
             made = gate.errored(cell.id, exc)
         self.verdicts[cell.id] = made
         return made
+
+    def check_raised(self, cell: Cell, which: str, text: str) -> None:
+        """The test of ``cell``'s ``which`` check failed with ``text`` (a traceback): make sure
+        the verdict says so, never the other check's "pass" (see :func:`gate.raised`)."""
+        self.verdicts[cell.id] = gate.raised(self.verdicts.get(cell.id), cell.id, which, text)
 
     def _judge(self, cell: Cell) -> gate.CellVerdict:
         result = self.matrix.measure(cell)

@@ -105,6 +105,19 @@ def skipped(cell: str, reason: str) -> CellVerdict:
     return CellVerdict(cell, check, check)
 
 
+def unavailable(cell: str, reason: str) -> CellVerdict:
+    """The verdict of a required cell (``--accel-require``) this machine cannot run: a
+    failure that names the cell, the reason and the fix, never a skip."""
+    message = (
+        f"{cell} is required (--accel-require / $ACCEL_REQUIRE) but cannot run on this "
+        f"machine: {reason}.\nFix: run the gate on a machine that provides what is missing, "
+        f"or remove {cell} (or its technique, or 'all') from --accel-require / $ACCEL_REQUIRE."
+    )
+    text = f"required, cannot run here: {reason}"
+    check = Check(Status.FAIL, f"FAIL {text}", message, (text,))
+    return CellVerdict(cell, check, check)
+
+
 def errored(cell: str, error: BaseException) -> CellVerdict:
     """The verdict of a cell whose build or measurement raised."""
     text = f"{type(error).__name__}: {error}"

@@ -23,7 +23,7 @@ from accel.measure.intervals import LEVEL
 from accel.measure.records import Cell
 from accel.measure.timing import BASELINE_ROUNDS, TimingPlan
 from accel.plugin import hookspecs
-from accel.plugin.options import PYTEST_PREFIX, add_options
+from accel.plugin.options import PYTEST_PREFIX, REQUIRE_ENV, add_options
 from accel.plugin.state import NAME, AccelState
 from accel.reporting.schema import CellRecord, RunRecord
 from accel.reporting.table import markdown_table, terminal_table
@@ -65,11 +65,14 @@ def pytest_configure(config: pytest.Config) -> None:
         json_path=Path(json_path) if json_path else None,
         techniques_option=opt("accel_techniques"),
         devices_option=opt("accel_device"),
+        require_option=opt("accel_require"),
     )
     config.pluginmanager.register(state, NAME)
     config.addinivalue_line("markers", f"{MARKER}: a technique x device cell of the accel gate")
     if state.techniques_option is not None or state.devices_option is not None:
         _ = state.techniques, state.devices  # a bad name fails now, before any collection
+    if state.require_option or os.environ.get(REQUIRE_ENV):
+        _ = state.required
 
 
 def _state(config: pytest.Config) -> AccelState:
@@ -84,10 +87,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     state = _state(metafunc.config)
     params = []
     for cell in state.cells():
-        reason = state.registry.unavailable(cell.technique, cell.device)
+        reason = state.preflight(cell)  # records a skip, a required cell's failure, an error
         marks = [pytest.mark.accel_matrix]
         if reason:
-            state.skip(cell, reason)
             marks.append(pytest.mark.skip(reason=f"{cell.id}: {reason}"))
         params.append(pytest.param(cell, id=cell.id, marks=marks))
     metafunc.parametrize(CELL_FIXTURE, params)
@@ -121,16 +123,14 @@ def pytest_runtest_makereport(
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Declare the cells left after selection (-k, --deselect) so that they are timed together."""
-    cells: list[Cell] = []
-    for item in session.items:
-        callspec = getattr(item, "callspec", None)
-        if callspec is None or CELL_FIXTURE not in callspec.params:
-            continue
-        if item.get_closest_marker("skip") is None:
-            cells.append(callspec.params[CELL_FIXTURE])
+    """Declare the cells left after selection (-k, --deselect) so that they are timed together
+    (all but those decided at collection: skipped, failed as required, detection errors)."""
+    state = _state(session.config)
+    selected = [cell for item in session.items if (cell := _cell(item)) is not None]
+    state.keep_only({cell.id for cell in selected})
+    cells = [cell for cell in selected if cell.id not in state.verdicts]
     if cells:
-        _state(session.config).matrix.time_together(cells)
+        state.matrix.time_together(cells)
 
 
 @pytest.fixture(scope="session")
@@ -164,8 +164,8 @@ def _record(made: CellVerdict) -> CellRecord:
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     state = _state(config)
-    if all(v.status is Status.SKIPPED for v in state.verdicts.values()):
-        return  # nothing was judged (no cell selected, or --collect-only)
+    if not state.verdicts or config.option.collectonly:
+        return  # no cell selected (a session without the gate's tests), or --collect-only
     order = {cell.id: i for i, cell in enumerate(state.cells())}  # the matrix's own order
     verdicts = sorted(state.verdicts.values(), key=lambda v: order.get(v.cell, len(order)))
     title = (

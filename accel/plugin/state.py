@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as _dt
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -30,7 +31,7 @@ from accel.gate.baselines import (
 from accel.matrix import Matrix, RunConfig, all_cells
 from accel.measure.machine import gpu_differs, same_machine
 from accel.measure.records import Cell
-from accel.plugin.options import csv
+from accel.plugin.options import REQUIRE_ENV, csv, required_cells
 from accel.techniques import Registry, TechniqueError, builtin_registry
 
 NAME = "accel_state"
@@ -47,8 +48,10 @@ class AccelState:
     json_path: Path | None
     techniques_option: str | None
     devices_option: str | None
+    require_option: str | None = None  # --accel-require; $ACCEL_REQUIRE adds to it
     verdicts: dict[str, gate.CellVerdict] = field(default_factory=dict)
     errors: dict[str, BaseException] = field(default_factory=dict)
+    _preflight: dict[str, str | None] = field(default_factory=dict)
 
     @cached_property
     def registry(self) -> Registry:
@@ -78,6 +81,54 @@ class AccelState:
             return csv(value, valid, option)
         except argparse.ArgumentTypeError as exc:
             raise pytest.UsageError(str(exc)) from None
+
+    @cached_property
+    def required(self) -> frozenset[str]:
+        """The cells that must run (``--accel-require`` and ``$ACCEL_REQUIRE``), validated."""
+        registry = self.registry
+        known = [c.id for c in all_cells(registry, registry.names(), registry.devices())]
+        sources = (
+            ("--accel-require", self.require_option),
+            (f"${REQUIRE_ENV}", os.environ.get(REQUIRE_ENV)),
+        )
+        try:
+            return frozenset(
+                cell
+                for source, value in sources
+                if value
+                for cell in required_cells(value, known, source)
+            )
+        except argparse.ArgumentTypeError as exc:
+            raise pytest.UsageError(str(exc)) from None
+
+    def preflight(self, cell: Cell) -> str | None:
+        """Whether this machine can run ``cell``, decided once: the reason to skip it, or None.
+
+        A cell it cannot run is skipped with the reason, unless it is required: then it fails,
+        naming the reason and the fix. A capability check that raises is that cell's ERROR,
+        never a skip."""
+        if cell.id in self._preflight:
+            return self._preflight[cell.id]
+        skip = None
+        try:
+            reason = self.registry.unavailable(cell.technique, cell.device)
+        except Exception as exc:  # a detection bug: the cell's error, shown with its traceback
+            self.errors[cell.id] = exc
+            self.verdicts[cell.id] = gate.errored(cell.id, exc)
+            reason = None
+        if reason and cell.id in self.required:
+            self.verdicts[cell.id] = gate.unavailable(cell.id, reason)
+        elif reason:
+            self.skip(cell, reason)
+            skip = reason
+        self._preflight[cell.id] = skip
+        return skip
+
+    def keep_only(self, selected: set[str]) -> None:
+        """Forget the verdicts decided at collection for cells that selection (-k, --deselect)
+        left out, so that the table lists the selected cells only."""
+        for cell in [c for c in self.verdicts if c not in selected]:
+            del self.verdicts[cell]
 
     @cached_property
     def matrix(self) -> Matrix:

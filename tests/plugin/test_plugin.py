@@ -95,6 +95,7 @@ def test_help_lists_every_option(inner: pytest.Pytester) -> None:
         "--accel-json=PATH",
         "--accel-data=PATH",
         "--accel-no-scaling",
+        "--accel-require=CELLS",
     ):
         assert option in out
 

@@ -17,6 +17,7 @@ import pytest
 
 from accel import __version__
 from accel.artifacts.cache import write_text_atomic
+from accel.gate.reference import reference_drift
 from accel.gate.verdict import CellVerdict, Check, Status
 from accel.matrix import RunConfig
 from accel.measure.intervals import LEVEL
@@ -27,6 +28,7 @@ from accel.plugin.options import PYTEST_PREFIX, REQUIRE_ENV, add_options
 from accel.plugin.state import NAME, AccelState
 from accel.reporting.schema import CellRecord, RunRecord
 from accel.reporting.table import markdown_table, terminal_table
+from accel.techniques import REFERENCE
 
 CELL_FIXTURE = "accel_cell"
 MARKER = "accel_matrix"
@@ -130,7 +132,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     state.keep_only({cell.id for cell in selected})
     cells = [cell for cell in selected if cell.id not in state.verdicts]
     if cells:
-        state.matrix.time_together(cells)
+        order = {cell.id: i for i, cell in enumerate(state.cells())}  # the matrix's own order
+        state.matrix.time_together(sorted(cells, key=lambda c: order.get(c.id, len(order))))
 
 
 @pytest.fixture(scope="session")
@@ -173,14 +176,15 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         f"rounds={state.run.plan.rounds}x{state.run.plan.block} calls "
         f"(deltas against {state.baselines_dir.name}/)"
     )
+    notes = [d.message() for d in reference_drift(verdicts, REFERENCE, state.same_machine)]
     terminalreporter.write_sep("=", "accel comparison table")
-    terminalreporter.write(terminal_table(verdicts, title))
+    terminalreporter.write(terminal_table(verdicts, title, notes))
     for path in state.stale_baselines():
         terminalreporter.write_line(f"stale baseline (no such cell): {path}")
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         with open(summary, "a", encoding="utf-8") as fh:
-            fh.write(markdown_table(verdicts, title))
+            fh.write(markdown_table(verdicts, title, notes))
     if state.json_path:
         settings = {
             "model": state.run.model,
@@ -193,6 +197,6 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             "devices": ",".join(state.devices),
             "accel_version": __version__,
         }
-        run = RunRecord(settings, tuple(_record(v) for v in verdicts))
+        run = RunRecord(settings, tuple(_record(v) for v in verdicts), warnings=tuple(notes))
         write_text_atomic(state.json_path, run.to_json())
         terminalreporter.write_line(f"accel results written to {state.json_path}")

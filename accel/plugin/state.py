@@ -28,11 +28,12 @@ from accel.gate.baselines import (
     render_baseline,
     write_baseline,
 )
+from accel.gate.reference import judge_reference
 from accel.matrix import Matrix, RunConfig, all_cells
 from accel.measure.machine import gpu_differs, same_machine
 from accel.measure.records import Cell
 from accel.plugin.options import REQUIRE_ENV, csv, required_cells
-from accel.techniques import Registry, TechniqueError, builtin_registry
+from accel.techniques import REFERENCE, Registry, TechniqueError, builtin_registry
 
 NAME = "accel_state"
 
@@ -179,6 +180,11 @@ class AccelState:
         both checks ``error`` (never a stale "pass")."""
         if cell.id in self.verdicts:
             return self.verdicts[cell.id]
+        if cell.technique == REFERENCE and not self.update:
+            # The reference is judged with the other cells of its device (accel.gate.reference).
+            for other in self.matrix.together:
+                if other.device == cell.device and other != cell:
+                    self.verdict(other)
         try:
             with self.live_output():
                 made = self._judge(cell)
@@ -217,6 +223,8 @@ class AccelState:
             same_machine=self.same_machine,
             gpu_differs=gpu_differs,
         )
+        if cell.technique == REFERENCE:  # the other cells of its device are judged by now
+            made = judge_reference(made, list(self.verdicts.values()), self.same_machine)
         if made.baseline.status is gate.Status.WRITTEN:  # not when a required metric is NaN
             previous = baseline if isinstance(baseline, Baseline) else None
             write_baseline(

@@ -46,6 +46,11 @@ def baseline_path(root: Path, cell: str) -> Path:
     return root / device / f"{technique}.json"
 
 
+def expected_cell(path: Path) -> str:
+    """The cell id a file's place implies: ``<device>/<technique>.json`` is ``technique/device``."""
+    return f"{path.stem}/{path.parent.name}"
+
+
 def _number(path: Path, data: Mapping[str, Any], key: str, where: str) -> float:
     if key not in data:
         raise BaselineError(f"{path}: missing field {where}{key}")
@@ -53,6 +58,36 @@ def _number(path: Path, data: Mapping[str, Any], key: str, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise BaselineError(f"{path}: field {where}{key} must be a number, got {value!r}")
     return float(value)
+
+
+def _measured(path: Path, data: Mapping[str, Any], key: str, where: str) -> float:
+    """A metric's value, within its domain (a NaN, infinite, zero or negative figure where
+    none can be is a bad baseline, never a pass)."""
+    value = _number(path, data, key, where)
+    name = f"{where}{key}".removeprefix("metrics.")
+    domain = gated.domain(name)
+    if not domain.admits(value):
+        raise BaselineError(
+            f"{path}: field {where}{key} is {value!r}; {name} must be {domain.describe()}"
+        )
+    return value
+
+
+def _tolerance(path: Path, metric: str, spec: Any) -> Tolerance:
+    if not isinstance(spec, dict) or not spec or set(spec) - {"abs", "rel"}:
+        raise BaselineError(
+            f'{path}: field tolerances.{metric} must be like {{"abs": 0.005}} or '
+            f'{{"rel": 0.1}}, got {spec!r}'
+        )
+    values = {k: _number(path, spec, k, f"tolerances.{metric}.") for k in spec}
+    try:
+        tolerance = Tolerance(**values)
+    except ValueError as exc:
+        raise BaselineError(f"{path}: field tolerances.{metric} is {spec!r}: {exc}") from exc
+    problem = METRICS[metric].tolerance_problem(tolerance)
+    if problem:
+        raise BaselineError(f"{path}: field tolerances.{metric} is {spec!r}: {problem}")
+    return tolerance
 
 
 def _mapping(path: Path, data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
@@ -81,12 +116,21 @@ def read_baseline(path: Path) -> Baseline:
         )
     if not isinstance(raw.get("cell"), str):
         raise BaselineError(f"{path}: missing field cell (a string like 'ort-int8/cpu'). {fix}")
+    if raw["cell"] != expected_cell(path):
+        raise BaselineError(
+            f"{path}: field cell is {raw['cell']!r}, but this file's place is the baseline of "
+            f"{expected_cell(path)!r} (baselines/<device>/<technique>.json). Move the file to "
+            f"{raw['cell'].split('/')[-1]}/{raw['cell'].split('/')[0]}.json under the baselines "
+            "directory, or regenerate it with `pytest --accel-update-baselines`."
+        )
     try:
         metrics_raw = _mapping(path, raw, "metrics")
         present = gated.required() + tuple(k for k in gated.optional() if k in metrics_raw)
-        metrics = {k: _number(path, metrics_raw, k, "metrics.") for k in present}
+        metrics = {k: _measured(path, metrics_raw, k, "metrics.") for k in present}
         latency_raw = _mapping(path, metrics_raw, "latency_ms")
-        latency = {k: _number(path, latency_raw, k, "metrics.latency_ms.") for k in LATENCY_FIELDS}
+        latency = {
+            k: _measured(path, latency_raw, k, "metrics.latency_ms.") for k in LATENCY_FIELDS
+        }
         tolerances: dict[str, Tolerance] = {}
         for metric, spec in _mapping(path, raw, "tolerances").items():
             if metric not in METRICS:
@@ -94,16 +138,7 @@ def read_baseline(path: Path) -> Baseline:
                     f"{path}: field tolerances.{metric} is not a gated metric "
                     f"(known: {', '.join(METRICS)})"
                 )
-            if not isinstance(spec, dict) or not spec or set(spec) - {"abs", "rel"}:
-                raise BaselineError(
-                    f'{path}: field tolerances.{metric} must be like {{"abs": 0.005}} or '
-                    f'{{"rel": 0.1}}, got {spec!r}'
-                )
-            values = {k: _number(path, spec, k, f"tolerances.{metric}.") for k in spec}
-            try:
-                tolerances[metric] = Tolerance(**values)
-            except ValueError as exc:
-                raise BaselineError(f"{path}: field tolerances.{metric}: {exc}") from exc
+            tolerances[metric] = _tolerance(path, metric, spec)
         model = dict(_mapping(path, raw, "model"))
         machine = dict(_mapping(path, raw, "machine"))
     except BaselineError as exc:
@@ -131,9 +166,19 @@ def render_baseline(
     accel_version: str,
     tolerances: Mapping[str, Tolerance] | None = None,
 ) -> str:
-    """The JSON text of a baseline file: sorted keys, indent 2, floats rounded to 4 places."""
+    """The JSON text of a baseline file: sorted keys, indent 2, floats rounded to 4 places.
+
+    An optional metric this run could not measure (NaN, or outside its domain) is left out; a
+    required one is an error: a baseline never records a figure that no run can be held to."""
+    figures = {k: values[k] for k in gated.required()}
+    figures |= {f"latency_ms.{k}": v for k, v in latency_ms.items()}
+    bad = [k for k, v in figures.items() if not gated.domain(k).admits(v)]
+    if bad:
+        raise ValueError(f"{cell}: no baseline from a run that did not measure {', '.join(bad)}")
     tol = tolerances or {k: m.tolerance for k, m in METRICS.items() if k in values}
-    present = gated.required() + tuple(k for k in gated.optional() if k in values)
+    present = gated.required() + tuple(
+        k for k in gated.optional() if k in values and gated.domain(k).admits(values[k])
+    )
     document = {
         "schema_version": SCHEMA_VERSION,
         "cell": cell,

@@ -53,7 +53,7 @@ class Row:
 def decide(direction: Direction, obtained: float, baseline: float, tol: Tolerance) -> RowVerdict:
     """Compare one metric; worse beyond the tolerance fails, better beyond it is flagged."""
     if not (math.isfinite(obtained) and math.isfinite(baseline)):
-        return "worse" if not math.isfinite(obtained) else "ok"
+        return "worse"  # not measured, or a baseline no run can be held to: never a pass
     gain = obtained - baseline if direction == HIGHER else baseline - obtained
     allowed = tol.allowed(baseline)
     if gain < -allowed:
@@ -91,12 +91,13 @@ def compare(
         if spec.machine_bound and not machine_matches:
             rows.append(Row(metric, value, reference, tol, "skipped", "other machine"))
             continue
-        note = ""
+        note = "" if spec.domain.admits(value) else "not measured"
         if spec.retrain_tolerance is not None and not model_matches:
             tol = tol.widest(spec.retrain_tolerance)
-            note = "retrain"
+            note = note or "retrain"
         interval, rule = None, ""
-        if metric == "speedup" and speedup_interval is not None and reference > 0:
+        measured = note != "not measured"
+        if metric == "speedup" and speedup_interval is not None and reference > 0 and measured:
             margin = min(tol.allowed(reference) / reference, MAX_MARGIN)
             verdict: RowVerdict = regression_verdict(speedup_interval, reference, margin)
             interval = (speedup_interval.low, speedup_interval.high)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -107,26 +108,27 @@ class Contract:
         out = Assessment()
         if self.min_accuracy_ratio is not None:
             floor = self.min_accuracy_ratio * ref_accuracy
-            if accuracy < floor:
+            if not accuracy >= floor:  # a NaN accuracy breaks it too
                 text = (
                     f"accuracy {accuracy:.4f} < {self.min_accuracy_ratio:g} x reference "
                     f"{ref_accuracy:.4f} = {floor:.4f}"
                 )
                 ci = paired.interval("reference", "ratio") if paired else None
                 out.add(text, ci, self.min_accuracy_ratio, "of the accuracy ratio")
-        if self.max_accuracy_drop is not None and accuracy < ref_accuracy - self.max_accuracy_drop:
+        drop = self.max_accuracy_drop
+        if drop is not None and not accuracy >= ref_accuracy - drop:
             text = (
                 f"accuracy {accuracy:.4f} < reference {ref_accuracy:.4f} - "
-                f"{self.max_accuracy_drop:g} = {ref_accuracy - self.max_accuracy_drop:.4f}"
+                f"{drop:g} = {ref_accuracy - drop:.4f}"
             )
             ci = paired.interval("reference", "difference") if paired else None
-            out.add(text, ci, -self.max_accuracy_drop, "of the accuracy change")
-        if self.max_size_ratio is not None and size_mb > self.max_size_ratio * ref_size_mb:
+            out.add(text, ci, -drop, "of the accuracy change")
+        if self.max_size_ratio is not None and not size_mb <= self.max_size_ratio * ref_size_mb:
             out.broken.append(
                 f"size {size_mb:.2f} MB > {self.max_size_ratio:g} x reference "
                 f"{ref_size_mb:.2f} MB = {self.max_size_ratio * ref_size_mb:.2f} MB"
             )
-        if self.min_speedup is not None and speedup < self.min_speedup:
+        if self.min_speedup is not None and not speedup >= self.min_speedup:
             text = f"speedup {speedup:.2f}x < {self.min_speedup:g}x over the reference"
             ci = (speedup_ci.low, speedup_ci.high) if speedup_ci else None
             out.add(text, ci, self.min_speedup, "of the speedup")
@@ -144,13 +146,13 @@ class Contract:
         out = []
         sparsity, compressed = extra.get("sparsity"), extra.get("compressed_size_mb")
         if self.min_sparsity is not None:
-            if sparsity is None:
+            if sparsity is None or not math.isfinite(sparsity):
                 out.append("sparsity was not measured")
             elif sparsity < self.min_sparsity:
                 out.append(f"sparsity {sparsity:.4f} < {self.min_sparsity:g}")
         if self.max_compressed_size_ratio is not None:
             limit = self.max_compressed_size_ratio * ref_size_mb
-            if compressed is None:
+            if compressed is None or not math.isfinite(compressed):
                 out.append("the compressed size was not measured")
             elif compressed > limit:
                 out.append(

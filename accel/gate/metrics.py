@@ -7,6 +7,7 @@ the results JSON all read this table; none of them lists metrics of its own.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -25,8 +26,10 @@ class Tolerance:
     rel: float = 0.0
 
     def __post_init__(self) -> None:
-        if not (self.abs >= 0 and self.rel >= 0):
-            raise ValueError(f"tolerances must be >= 0, got abs={self.abs} rel={self.rel}")
+        if not all(math.isfinite(v) and v >= 0 for v in (self.abs, self.rel)):
+            raise ValueError(
+                f"tolerances must be finite and >= 0, got abs={self.abs} rel={self.rel}"
+            )
 
     def widest(self, other: Tolerance) -> Tolerance:
         """The larger of each bound."""
@@ -49,6 +52,29 @@ class Tolerance:
 
 
 @dataclass(frozen=True)
+class Domain:
+    """The values a figure can take: finite, in [low, high] (``(low, high]`` if ``open_low``)."""
+
+    low: float
+    high: float = math.inf
+    open_low: bool = False
+
+    def admits(self, value: float) -> bool:
+        above = value > self.low if self.open_low else value >= self.low
+        return math.isfinite(value) and above and value <= self.high
+
+    def describe(self) -> str:
+        if math.isfinite(self.high):
+            return f"a fraction in [{self.low:g}, {self.high:g}]"
+        return f"a finite number {'>' if self.open_low else '>='} {self.low:g}"
+
+
+FRACTION = Domain(0.0, 1.0)
+POSITIVE = Domain(0.0, open_low=True)
+NON_NEGATIVE = Domain(0.0)
+
+
+@dataclass(frozen=True)
 class GatedMetric:
     """One metric the baseline check gates."""
 
@@ -66,6 +92,17 @@ class GatedMetric:
     timing: bool = False
     # When the model's fingerprint differs from the baseline's, at least this tolerance.
     retrain_tolerance: Tolerance | None = None
+    # The values a measurement or a baseline may hold; anything else is "not measured" in a run
+    # and a bad baseline in a file.
+    domain: Domain = POSITIVE
+
+    def tolerance_problem(self, tol: Tolerance) -> str | None:
+        """Why ``tol`` is absurd for this metric (it could never fail), or None."""
+        if tol.rel >= 1:
+            return f"rel {tol.rel:g} must be < 1 (a change of 100% or more could never fail)"
+        if math.isfinite(self.domain.high) and tol.abs >= self.domain.high - self.domain.low:
+            return f"abs {tol.abs:g} must be < {self.domain.high - self.domain.low:g}, the range"
+        return None
 
     def format(self, value: float) -> str:
         """``value`` as the table prints it, with its unit."""
@@ -89,28 +126,16 @@ def declare(metric: GatedMetric) -> GatedMetric:
 # retrains (docs/baselines.md).
 for _metric in (
     GatedMetric(
-        "accuracy",
-        HIGHER,
-        "",
-        Tolerance(abs=0.005),
-        required=True,
-        retrain_tolerance=Tolerance(abs=0.015),
+        "accuracy", HIGHER, "", Tolerance(abs=0.005), required=True,
+        retrain_tolerance=Tolerance(abs=0.015), domain=FRACTION,
     ),
     GatedMetric(
-        "accuracy_in_scope",
-        HIGHER,
-        "",
-        Tolerance(abs=0.005),
-        required=True,
-        retrain_tolerance=Tolerance(abs=0.01),
+        "accuracy_in_scope", HIGHER, "", Tolerance(abs=0.005), required=True,
+        retrain_tolerance=Tolerance(abs=0.01), domain=FRACTION,
     ),
     GatedMetric(
-        "oos_recall",
-        HIGHER,
-        "",
-        Tolerance(abs=0.01),
-        required=True,
-        retrain_tolerance=Tolerance(abs=0.08),
+        "oos_recall", HIGHER, "", Tolerance(abs=0.01), required=True,
+        retrain_tolerance=Tolerance(abs=0.08), domain=FRACTION,
     ),
     GatedMetric("size_mb", LOWER, "MB", Tolerance(rel=0.02), fmt=".1f", required=True),
     # The speedup's tolerance is the latency decision's margin (accel.gate.latency).
@@ -133,7 +158,7 @@ for _metric in (
         timing=True,
     ),
     # Pruning: the fraction of zero weights, and the compressed artifact's size.
-    GatedMetric("sparsity", HIGHER, "", Tolerance(abs=0.005)),
+    GatedMetric("sparsity", HIGHER, "", Tolerance(abs=0.005), domain=FRACTION),
     GatedMetric("compressed_size_mb", LOWER, "MB", Tolerance(rel=0.02), fmt=".1f"),
 ):
     declare(_metric)
@@ -147,3 +172,10 @@ def required() -> tuple[str, ...]:
 def optional() -> tuple[str, ...]:
     """Metrics gated where a technique measures them."""
     return tuple(m.name for m in METRICS.values() if not m.required and "." not in m.name)
+
+
+def domain(name: str) -> Domain:
+    """The domain of a gated metric or of a baseline's ``latency_ms.<field>`` (std may be 0)."""
+    if name in METRICS:
+        return METRICS[name].domain
+    return NON_NEGATIVE if name == "latency_ms.std" else POSITIVE

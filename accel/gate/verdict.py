@@ -7,7 +7,7 @@ a :class:`CellVerdict` into test outcomes; the table and the results JSON only r
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ from accel.gate.baselines import Baseline, BaselineError
 from accel.gate.compare import Row, compare, explain, format_rows
 from accel.gate.contracts import Contract, Paired
 from accel.gate.identity import Match, match_model
+from accel.gate.metrics import METRICS, required
 from accel.measure.records import Accuracy, CellResult
 
 SameMachine = Callable[[Mapping[str, Any], Mapping[str, Any]], bool]
@@ -82,7 +83,7 @@ class CellVerdict:
         """The table's verdict column: failures first (both checks' if both failed)."""
         failed = [c for c in self.checks if c.status.failed]
         if failed:
-            return "; ".join(c.summary for c in failed)
+            return "; ".join(dict.fromkeys(c.summary for c in failed))  # "ERROR", not twice
         if self.status is Status.SKIPPED:
             return self.contract.summary
         if self.contract.summary != "pass":  # e.g. a promise undecided within noise
@@ -91,7 +92,8 @@ class CellVerdict:
 
     @property
     def reasons(self) -> tuple[str, ...]:
-        return self.contract.reasons + self.baseline.reasons
+        """Every reason of both checks, each once."""
+        return tuple(dict.fromkeys(self.contract.reasons + self.baseline.reasons))
 
 
 def accept_command(cell: str) -> str:
@@ -109,6 +111,19 @@ def skipped(cell: str, reason: str) -> CellVerdict:
     return CellVerdict(cell, check, check)
 
 
+def unavailable(cell: str, reason: str) -> CellVerdict:
+    """The verdict of a required cell (``--accel-require``) this machine cannot run: a
+    failure that names the cell, the reason and the fix, never a skip."""
+    message = (
+        f"{cell} is required (--accel-require / $ACCEL_REQUIRE) but cannot run on this "
+        f"machine: {reason}.\nFix: run the gate on a machine that provides what is missing, "
+        f"or remove {cell} (or its technique, or 'all') from --accel-require / $ACCEL_REQUIRE."
+    )
+    text = f"required, cannot run here: {reason}"
+    check = Check(Status.FAIL, f"FAIL {text}", message, (text,))
+    return CellVerdict(cell, check, check)
+
+
 def errored(cell: str, error: BaseException) -> CellVerdict:
     """The verdict of a cell whose build or measurement raised."""
     text = f"{type(error).__name__}: {error}"
@@ -116,7 +131,24 @@ def errored(cell: str, error: BaseException) -> CellVerdict:
     return CellVerdict(cell, check, check)
 
 
-def judge_contract(result: CellResult, contract: Contract, rival: Accuracy | None = None) -> Check:
+def raised(made: CellVerdict | None, cell: str, which: str, text: str) -> CellVerdict:
+    """The verdict once the test of ``cell``'s ``which`` check ("contract" or "baseline")
+    raised ``text`` before recording an outcome: that check is ERROR (both, when nothing was
+    recorded), whatever the other check said. A check that already failed keeps its verdict."""
+    last = (text.strip().splitlines() or ["error"])[-1]
+    check = Check(Status.ERROR, "ERROR", text, (last,))
+    if made is None:
+        return CellVerdict(cell, check, check)
+    if getattr(made, which).status.failed:
+        return made
+    if which == "contract":
+        return replace(made, contract=check)
+    return replace(made, baseline=check)
+
+
+def judge_contract(
+    result: CellResult, contract: Contract, rival: Accuracy | None = None
+) -> Check:
     """The technique's portable promises against the reference measured in the same run.
 
     A promise the evidence cannot decide (a floor missed within noise) passes, and the table
@@ -218,6 +250,12 @@ def judge_baseline(
     return Check(status, summary, rows=tuple(rows), warning=warning)
 
 
+def not_measured(result: CellResult) -> list[str]:
+    """The required metrics ``result`` holds no valid value of (NaN, or outside the domain)."""
+    values = result.metrics()
+    return [m for m in required() if not METRICS[m].domain.admits(values[m])]
+
+
 def judge(
     result: CellResult,
     contract: Contract,
@@ -232,7 +270,18 @@ def judge(
     """The verdict of one measured cell: its contract, and its baseline (or, with ``update``,
     the fact that its baseline is rewritten from this run)."""
     promise = judge_contract(result, contract, rival)
-    if update:
+    missing = not_measured(result)
+    if missing:
+        regression = Check(
+            Status.FAIL,
+            f"FAIL not measured: {', '.join(missing)}",
+            f"{result.cell.id}: the required metric(s) {', '.join(missing)} were not measured "
+            "(NaN or outside their domain), so this run can neither be compared with nor "
+            "written into a baseline. Fix the measurement; oos_recall, for one, needs test data "
+            "with out-of-scope rows (oos_test).",
+            tuple(f"{m} not measured" for m in missing),
+        )
+    elif update:
         regression = Check(Status.WRITTEN, "baseline written")
     else:
         regression = judge_baseline(result, baseline, path, same_machine, gpu_differs)

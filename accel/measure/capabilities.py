@@ -1,7 +1,10 @@
 """What this machine can run: devices, instruction sets, compilers, execution providers.
 
 Each check takes a device and returns why a cell cannot run there on this machine, or None
-when it can. The matrix skips such a cell with that reason; it never fails it.
+when it can. The plugin skips such a cell with that reason (or fails it when it is required:
+``--accel-require``). A check catches only the exceptions that mean "not available here"; any
+other exception (a detection bug, a private torch module moved by an upgrade) propagates and
+is that cell's error, never a permanent skip.
 """
 
 from __future__ import annotations
@@ -33,10 +36,9 @@ def cpu_flags() -> frozenset[str]:
             return frozenset(value.lower().split())
     try:
         import cpuinfo
-
-        return frozenset(str(f).lower() for f in cpuinfo.get_cpu_info().get("flags", []))
-    except Exception:  # best effort: no flags means "not supported", a skip, never a failure
+    except ImportError:  # no /proc/cpuinfo flags and no py-cpuinfo: no flag is known
         return frozenset()
+    return frozenset(str(f).lower() for f in cpuinfo.get_cpu_info().get("flags", []))
 
 
 def cuda_device(device: str) -> str | None:
@@ -68,11 +70,13 @@ def native_bf16(device: str) -> str | None:
 
 @functools.lru_cache(maxsize=1)
 def _cxx_compiler_error() -> str | None:
-    try:
-        from torch._inductor.cpp_builder import get_cpp_compiler
+    # Imported outside the try: a module moved by a torch upgrade is a detection error.
+    from torch._inductor.cpp_builder import get_cpp_compiler
+    from torch._inductor.exc import InvalidCxxCompiler
 
+    try:
         get_cpp_compiler()  # inductor's own search: $CXX or g++, each run with --version
-    except Exception as exc:
+    except InvalidCxxCompiler as exc:  # what the search raises when no compiler works
         return type(exc).__name__
     return None
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
@@ -16,16 +17,18 @@ import pytest
 
 from accel import __version__
 from accel.artifacts.cache import write_text_atomic
+from accel.gate.reference import reference_drift
 from accel.gate.verdict import CellVerdict, Check, Status
 from accel.matrix import RunConfig
 from accel.measure.intervals import LEVEL
 from accel.measure.records import Cell
 from accel.measure.timing import BASELINE_ROUNDS, TimingPlan
 from accel.plugin import hookspecs
-from accel.plugin.options import PYTEST_PREFIX, add_options
+from accel.plugin.options import PYTEST_PREFIX, REQUIRE_ENV, add_options
 from accel.plugin.state import NAME, AccelState
 from accel.reporting.schema import CellRecord, RunRecord
 from accel.reporting.table import markdown_table, terminal_table
+from accel.techniques import REFERENCE
 
 CELL_FIXTURE = "accel_cell"
 MARKER = "accel_matrix"
@@ -65,6 +68,7 @@ def pytest_configure(config: pytest.Config) -> None:
         techniques_option=opt("accel_techniques"),
         devices_option=opt("accel_device"),
         rebuild_option=opt("accel_rebuild"),
+        require_option=opt("accel_require"),
     )
     config.pluginmanager.register(state, NAME)
     config.addinivalue_line("markers", f"{MARKER}: a technique x device cell of the accel gate")
@@ -72,6 +76,8 @@ def pytest_configure(config: pytest.Config) -> None:
         _ = state.techniques, state.devices  # a bad name fails now, before any collection
     if state.rebuild_option is not None:
         _ = state.rebuild
+    if state.require_option or os.environ.get(REQUIRE_ENV):
+        _ = state.required
 
 
 def _state(config: pytest.Config) -> AccelState:
@@ -86,26 +92,51 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     state = _state(metafunc.config)
     params = []
     for cell in state.cells():
-        reason = state.registry.unavailable(cell.technique, cell.device)
+        reason = state.preflight(cell)  # records a skip, a required cell's failure, an error
         marks = [pytest.mark.accel_matrix]
         if reason:
-            state.skip(cell, reason)
             marks.append(pytest.mark.skip(reason=f"{cell.id}: {reason}"))
         params.append(pytest.param(cell, id=cell.id, marks=marks))
     metafunc.parametrize(CELL_FIXTURE, params)
 
 
+# The suite's per-check tests (accel.plugin.suite), by function name.
+CHECK_TESTS = {"test_contract": "contract", "test_baseline": "baseline"}
+
+
+def _cell(item: pytest.Item) -> Cell | None:
+    callspec = getattr(item, "callspec", None)
+    if callspec is None or CELL_FIXTURE not in callspec.params:
+        return None
+    cell = callspec.params[CELL_FIXTURE]
+    return cell if isinstance(cell, Cell) else None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A check's test that failed in a way its verdict does not show (it raised before
+    recording an outcome: a warning turned error, a hook's pytest.fail, a fixture error) turns
+    that check to ERROR, so that the table and the run JSON never keep a stale "pass"."""
+    rep = yield
+    cell = _cell(item)
+    which = CHECK_TESTS.get(getattr(item, "originalname", ""))
+    if rep.failed and cell is not None and which is not None:
+        _state(item.config).check_raised(cell, which, rep.longreprtext)
+    return rep
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Declare the cells left after selection (-k, --deselect) so that they are timed together."""
-    cells: list[Cell] = []
-    for item in session.items:
-        callspec = getattr(item, "callspec", None)
-        if callspec is None or CELL_FIXTURE not in callspec.params:
-            continue
-        if item.get_closest_marker("skip") is None:
-            cells.append(callspec.params[CELL_FIXTURE])
+    """Declare the cells left after selection (-k, --deselect) so that they are timed together
+    (all but those decided at collection: skipped, failed as required, detection errors)."""
+    state = _state(session.config)
+    selected = [cell for item in session.items if (cell := _cell(item)) is not None]
+    state.keep_only({cell.id for cell in selected})
+    cells = [cell for cell in selected if cell.id not in state.verdicts]
     if cells:
-        _state(session.config).matrix.time_together(cells)
+        order = {cell.id: i for i, cell in enumerate(state.cells())}  # the matrix's own order
+        state.matrix.time_together(sorted(cells, key=lambda c: order.get(c.id, len(order))))
 
 
 @pytest.fixture(scope="session")
@@ -139,8 +170,8 @@ def _record(made: CellVerdict) -> CellRecord:
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     state = _state(config)
-    if all(v.status is Status.SKIPPED for v in state.verdicts.values()):
-        return  # nothing was judged (no cell selected, or --collect-only)
+    if not state.verdicts or config.option.collectonly:
+        return  # no cell selected (a session without the gate's tests), or --collect-only
     order = {cell.id: i for i, cell in enumerate(state.cells())}  # the matrix's own order
     verdicts = sorted(state.verdicts.values(), key=lambda v: order.get(v.cell, len(order)))
     title = (
@@ -148,14 +179,15 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         f"rounds={state.run.plan.rounds}x{state.run.plan.block} calls "
         f"(deltas against {state.baselines_dir.name}/)"
     )
+    notes = [d.message() for d in reference_drift(verdicts, REFERENCE, state.same_machine)]
     terminalreporter.write_sep("=", "accel comparison table")
-    terminalreporter.write(terminal_table(verdicts, title))
+    terminalreporter.write(terminal_table(verdicts, title, notes))
     for path in state.stale_baselines():
         terminalreporter.write_line(f"stale baseline (no such cell): {path}")
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         with open(summary, "a", encoding="utf-8") as fh:
-            fh.write(markdown_table(verdicts, title))
+            fh.write(markdown_table(verdicts, title, notes))
     if state.json_path:
         settings = {
             "model": state.run.model,
@@ -168,6 +200,6 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             "devices": ",".join(state.devices),
             "accel_version": __version__,
         }
-        run = RunRecord(settings, tuple(_record(v) for v in verdicts))
+        run = RunRecord(settings, tuple(_record(v) for v in verdicts), warnings=tuple(notes))
         write_text_atomic(state.json_path, run.to_json())
         terminalreporter.write_line(f"accel results written to {state.json_path}")

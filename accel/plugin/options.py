@@ -12,6 +12,8 @@ from typing import Any
 PYTEST_PREFIX = "--accel-"
 CLI_PREFIX = "--"
 CLINC_PATH_ENV = "ACCEL_CLINC_PATH"
+REQUIRE_ENV = "ACCEL_REQUIRE"  # what --accel-require takes, for CI; the two add up
+ALL = "all"
 EMBEDDED = "embedded"
 DEFAULT_ROUNDS = 20  # accel.measure.timing.TimingPlan().rounds (a unit test keeps them equal)
 BASELINE_ROUNDS = 60  # accel.measure.timing.BASELINE_ROUNDS
@@ -60,6 +62,14 @@ OPTIONS: tuple[Option, ...] = (
         "Comma-separated devices to collect; cells on a device this machine lacks are listed "
         "as skipped, with the reason. Default: every registered device (cpu, cuda).",
         metavar="DEVICES",
+    ),
+    Option(
+        "require",
+        "Comma-separated cells (technique/device, like ort-int8/cpu), techniques (all of their "
+        f"devices) or '{ALL}' that must run: a selected one this machine cannot run fails, with "
+        f"the reason, instead of being skipped. ${REQUIRE_ENV} takes the same list (for CI); "
+        "the two add up.",
+        metavar="CELLS",
     ),
     Option(
         "model",
@@ -148,3 +158,24 @@ def csv(value: str, valid: Sequence[str], option: str) -> list[str]:
             f"{option}: unknown value(s) {', '.join(bad) or repr(value)}; valid: {', '.join(valid)}"
         )
     return items
+
+
+def required_cells(value: str, cells: Sequence[str], source: str) -> set[str]:
+    """The cell ids named by ``value`` (``all``, technique names, ``technique/device`` ids),
+    each checked against ``cells``, the ids of every registered cell."""
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    techniques = {c.split("/")[0] for c in cells}
+    out: set[str] = set()
+    for item in items:
+        if item == ALL:
+            out |= set(cells)
+        elif item in techniques:
+            out |= {c for c in cells if c.split("/")[0] == item}
+        elif item in cells:
+            out.add(item)
+        else:
+            raise argparse.ArgumentTypeError(
+                f"{source}: unknown cell or technique {item!r}; valid: {ALL}, a technique "
+                f"({', '.join(sorted(techniques))}) or a cell ({', '.join(cells)})"
+            )
+    return out

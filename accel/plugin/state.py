@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import dataclasses
 import datetime as _dt
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -28,11 +29,12 @@ from accel.gate.baselines import (
     render_baseline,
     write_baseline,
 )
+from accel.gate.reference import judge_reference
 from accel.matrix import Matrix, RunConfig, all_cells
 from accel.measure.machine import gpu_differs, same_machine
 from accel.measure.records import Cell
-from accel.plugin.options import csv
-from accel.techniques import Registry, TechniqueError, builtin_registry
+from accel.plugin.options import REQUIRE_ENV, csv, required_cells
+from accel.techniques import REFERENCE, Registry, TechniqueError, builtin_registry
 
 NAME = "accel_state"
 
@@ -49,8 +51,10 @@ class AccelState:
     techniques_option: str | None
     devices_option: str | None
     rebuild_option: str | None = None
+    require_option: str | None = None  # --accel-require; $ACCEL_REQUIRE adds to it
     verdicts: dict[str, gate.CellVerdict] = field(default_factory=dict)
     errors: dict[str, BaseException] = field(default_factory=dict)
+    _preflight: dict[str, str | None] = field(default_factory=dict)
 
     @cached_property
     def registry(self) -> Registry:
@@ -88,6 +92,54 @@ class AccelState:
             return frozenset()
         valid = ["all", *self.registry.names()]
         return frozenset(self._select(self.rebuild_option, valid, "--accel-rebuild"))
+
+    @cached_property
+    def required(self) -> frozenset[str]:
+        """The cells that must run (``--accel-require`` and ``$ACCEL_REQUIRE``), validated."""
+        registry = self.registry
+        known = [c.id for c in all_cells(registry, registry.names(), registry.devices())]
+        sources = (
+            ("--accel-require", self.require_option),
+            (f"${REQUIRE_ENV}", os.environ.get(REQUIRE_ENV)),
+        )
+        try:
+            return frozenset(
+                cell
+                for source, value in sources
+                if value
+                for cell in required_cells(value, known, source)
+            )
+        except argparse.ArgumentTypeError as exc:
+            raise pytest.UsageError(str(exc)) from None
+
+    def preflight(self, cell: Cell) -> str | None:
+        """Whether this machine can run ``cell``, decided once: the reason to skip it, or None.
+
+        A cell it cannot run is skipped with the reason, unless it is required: then it fails,
+        naming the reason and the fix. A capability check that raises is that cell's ERROR,
+        never a skip."""
+        if cell.id in self._preflight:
+            return self._preflight[cell.id]
+        skip = None
+        try:
+            reason = self.registry.unavailable(cell.technique, cell.device)
+        except Exception as exc:  # a detection bug: the cell's error, shown with its traceback
+            self.errors[cell.id] = exc
+            self.verdicts[cell.id] = gate.errored(cell.id, exc)
+            reason = None
+        if reason and cell.id in self.required:
+            self.verdicts[cell.id] = gate.unavailable(cell.id, reason)
+        elif reason:
+            self.skip(cell, reason)
+            skip = reason
+        self._preflight[cell.id] = skip
+        return skip
+
+    def keep_only(self, selected: set[str]) -> None:
+        """Forget the verdicts decided at collection for cells that selection (-k, --deselect)
+        left out, so that the table lists the selected cells only."""
+        for cell in [c for c in self.verdicts if c not in selected]:
+            del self.verdicts[cell]
 
     @cached_property
     def matrix(self) -> Matrix:
@@ -139,14 +191,24 @@ class AccelState:
         both checks ``error`` (never a stale "pass")."""
         if cell.id in self.verdicts:
             return self.verdicts[cell.id]
+        if cell.technique == REFERENCE and not self.update:
+            # The reference is judged with the other cells of its device (accel.gate.reference).
+            for other in self.matrix.together:
+                if other.device == cell.device and other != cell:
+                    self.verdict(other)
         try:
             with self.live_output():
                 made = self._judge(cell)
-        except Exception as exc:
+        except (Exception, pytest.fail.Exception) as exc:  # a hook's pytest.fail() too
             self.errors[cell.id] = exc
             made = gate.errored(cell.id, exc)
         self.verdicts[cell.id] = made
         return made
+
+    def check_raised(self, cell: Cell, which: str, text: str) -> None:
+        """The test of ``cell``'s ``which`` check failed with ``text`` (a traceback): make sure
+        the verdict says so, never the other check's "pass" (see :func:`gate.raised`)."""
+        self.verdicts[cell.id] = gate.raised(self.verdicts.get(cell.id), cell.id, which, text)
 
     def _judge(self, cell: Cell) -> gate.CellVerdict:
         result = self.matrix.measure(cell)
@@ -172,7 +234,9 @@ class AccelState:
             same_machine=self.same_machine,
             gpu_differs=gpu_differs,
         )
-        if self.update:
+        if cell.technique == REFERENCE:  # the other cells of its device are judged by now
+            made = judge_reference(made, list(self.verdicts.values()), self.same_machine)
+        if made.baseline.status is gate.Status.WRITTEN:  # not when a required metric is NaN
             previous = baseline if isinstance(baseline, Baseline) else None
             write_baseline(
                 path,

@@ -2,7 +2,8 @@
 
 Version 2 is version 1 (the unversioned file) plus a top-level ``schema_version`` and, per
 cell, ``status`` (one of :data:`STATUSES`), ``reasons`` and, for a skipped cell,
-``skip_reason``; every other key keeps version 1's name and meaning. Version 1 files still
+``skip_reason``, and a top-level ``warnings`` list when the run has any (a reference slowdown);
+every other key keeps version 1's name and meaning. Version 1 files still
 read: their cells' status comes from the verdict text
 (:func:`~accel.reporting.fields.status_from_verdict`) and they have no reasons. A cell that
 was never measured (a build error, a skipped cell) has no measurement keys and None for every
@@ -248,6 +249,7 @@ class RunRecord:
     settings: dict[str, Any]
     cells: tuple[CellRecord, ...]
     schema_version: int = SCHEMA_VERSION
+    warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The file's content, at :data:`SCHEMA_VERSION` whatever version it was read from."""
@@ -255,7 +257,7 @@ class RunRecord:
             "schema_version": SCHEMA_VERSION,
             "run": dict(self.settings),
             "cells": [c.to_dict() for c in self.cells],
-        }
+        } | ({"warnings": list(self.warnings)} if self.warnings else {})
 
     def to_json(self) -> str:
         """The file's text: sorted keys, indented by 2, a trailing newline."""
@@ -278,7 +280,7 @@ class RunRecord:
             CellRecord.read(Fields(source, item, f"cells[{i}]."), version)
             for i, item in enumerate(r.items("cells"))
         )
-        return cls(settings, cells, version)
+        return cls(settings, cells, version, r.texts("warnings") if r.has("warnings") else ())
 
     @classmethod
     def read(cls, path: Path) -> RunRecord:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Sequence
 
 from rich import box
@@ -20,6 +21,8 @@ COLUMNS = ("cell", "accuracy", "size MB", "p50 ms", f"speedup [{LEVEL:.0%} CI]",
 def _with_delta(
     value: float, base: float | None, fmt: str, pct: bool = False, interval: str = ""
 ) -> str:
+    if not math.isfinite(value):
+        return "not measured"
     text = format(value, fmt) + interval
     if base is None:
         return text
@@ -115,8 +118,11 @@ def reported_figures(verdicts: Sequence[CellVerdict]) -> list[tuple[str, str]]:
     return out
 
 
-def terminal_table(verdicts: Sequence[CellVerdict], title: str) -> str:
-    """The table as plain text for terminals and CI logs."""
+def terminal_table(
+    verdicts: Sequence[CellVerdict], title: str, notes: Sequence[str] = ()
+) -> str:
+    """The table as plain text for terminals and CI logs; ``notes``: warnings about the whole
+    run (a reference slowdown), each a line under it."""
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
     for column in COLUMNS:
         table.add_column(column, justify="left" if column in ("cell", "verdict") else "right")
@@ -124,6 +130,7 @@ def terminal_table(verdicts: Sequence[CellVerdict], title: str) -> str:
         table.add_row(*row)
     buffer = io.StringIO()
     Console(file=buffer, width=160, force_terminal=False, color_system=None).print(table)
+    buffer.writelines(f"  WARNING {note}\n" for note in notes)
     extra = extra_figures(verdicts)
     if extra:
         buffer.write("  gated, beyond the columns:\n")
@@ -144,9 +151,12 @@ def markdown_grid(header: Sequence[str], body: Sequence[Sequence[str]]) -> list[
     ]
 
 
-def markdown_table(verdicts: Sequence[CellVerdict], title: str) -> str:
+def markdown_table(
+    verdicts: Sequence[CellVerdict], title: str, notes: Sequence[str] = ()
+) -> str:
     """The table as GitHub-flavoured Markdown (for $GITHUB_STEP_SUMMARY)."""
     lines = [f"### {title}", "", *markdown_grid(COLUMNS, rows(verdicts))]
+    lines += ["", *(f"**Warning:** {note}" for note in notes)] if notes else []
     extra = extra_figures(verdicts)
     if extra:
         lines += ["", "Gated, beyond the columns:", ""]

@@ -26,18 +26,21 @@ from accel.measure.records import Accuracy, Latency, Speedup
 def fake_measure(self, cell):
     acc = float(os.environ.get("FAKE_ACCURACY", "0.87"))
     speedup = float(os.environ.get("FAKE_SPEEDUP", "8.0"))
-    ref = Latency.from_values([0.008] * 10)
-    lat = Latency.from_values([0.008 / speedup] * 10)
+    speedup = json.loads(os.environ.get("FAKE_SPEEDUPS", "{}")).get(cell.technique, speedup)
+    ref_s = float(os.environ.get("FAKE_REF_S", "0.008"))  # the reference's call, seconds
+    ref = Latency.from_values([ref_s] * 10)
+    lat = Latency.from_values([ref_s / speedup] * 10)
     gpu = os.environ.get("FAKE_GPU")  # pretend the cell ran on this GPU
     reported = {"compile_seconds": 12.5, "throughput_seq_per_s.b8": 1234.0}
     rounds = 10
     timing = Speedup(
         lat, ref, speedup, (speedup,) * rounds,
-        reference_rounds=((0.008,) * 5,) * rounds,
-        cell_rounds=((0.008 / speedup,) * 5,) * rounds,
+        reference_rounds=((ref_s,) * 5,) * rounds,
+        cell_rounds=((ref_s / speedup,) * 5,) * rounds,
     )
     return records.CellResult(
-        cell=cell, accuracy=Accuracy(acc, acc, 0.5, 5500), size_mb=20.0,
+        cell=cell, accuracy=Accuracy(acc, acc, float(os.environ.get("FAKE_OOS", "0.5")), 5500),
+        size_mb=20.0,
         timing=timing, build_seconds=0.1,
         reference_accuracy=Accuracy(0.87, 0.96, 0.5, 5500), reference_size_mb=90.0,
         machine={"cpu": "fake", "threads": 1, "device": "cuda" if gpu else cell.device, "gpu": gpu},
@@ -101,6 +104,7 @@ def test_help_lists_every_option(inner: pytest.Pytester) -> None:
         "--accel-json=PATH",
         "--accel-data=PATH",
         "--accel-no-scaling",
+        "--accel-require=CELLS",
     ):
         assert option in out
 

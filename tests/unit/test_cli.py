@@ -41,10 +41,12 @@ def test_run_forwards_every_option_it_was_given(capsys: pytest.CaptureFixture[st
     from accel.plugin.options import OPTIONS, forward
 
     argv = ["run", "--rounds", "7", "--techniques", "ort-int8", "--update-baselines"]
+    argv += ["--require", "ort-int8/cpu,bf16"]
     args = build_parser().parse_args(argv)
     assert forward(vars(args)) == [
         "--accel-update-baselines",
         "--accel-techniques=ort-int8",
+        "--accel-require=ort-int8/cpu,bf16",
         "--accel-rounds=7",
     ]
     with pytest.raises(SystemExit):

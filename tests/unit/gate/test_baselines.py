@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -317,8 +318,11 @@ def test_speedup_is_decided_on_its_interval(tmp_path: Path) -> None:
 
 
 def test_a_margin_of_one_or_more_is_capped(tmp_path: Path) -> None:
-    """A tolerance of rel 1.0 (or abs above the baseline) still lets a collapse fail."""
-    baseline = read_baseline(_write(tmp_path, tolerances={"speedup": Tolerance(rel=1.0)}))
+    """A tolerance of rel 1.0 (a bad baseline in a file, but a Baseline can be built in code)
+    still lets a collapse fail."""
+    baseline = dataclasses.replace(
+        read_baseline(_write(tmp_path)), tolerances={"speedup": Tolerance(rel=1.0)}
+    )
     rows = compare(
         METRICS | {"speedup": 0.01},
         baseline,
@@ -326,3 +330,99 @@ def test_a_margin_of_one_or_more_is_capped(tmp_path: Path) -> None:
         speedup_interval=SpeedupInterval(0.01, 0.009, 0.011),
     )
     assert {r.metric: r.verdict for r in rows}["speedup"] == "worse"
+
+
+BAD_VALUES = [
+    ("metrics", "accuracy", float("nan"), "a fraction in [0, 1]"),
+    ("metrics", "accuracy", 1.2, "a fraction in [0, 1]"),
+    ("metrics", "accuracy_in_scope", -0.1, "a fraction in [0, 1]"),
+    ("metrics", "oos_recall", float("nan"), "a fraction in [0, 1]"),
+    ("metrics", "size_mb", 0.0, "a finite number > 0"),
+    ("metrics", "size_mb", float("inf"), "a finite number > 0"),
+    ("metrics", "speedup", -6.1, "a finite number > 0"),
+    ("metrics", "speedup", float("nan"), "a finite number > 0"),
+    ("metrics.latency_ms", "p50", 0.0, "a finite number > 0"),
+    ("metrics.latency_ms", "p99", float("-inf"), "a finite number > 0"),
+    ("metrics.latency_ms", "std", -0.1, "a finite number >= 0"),
+]
+
+
+@pytest.mark.parametrize(("where", "key", "value", "domain"), BAD_VALUES)
+def test_a_value_outside_its_domain_is_a_bad_baseline(
+    tmp_path: Path, where: str, key: str, value: float, domain: str
+) -> None:
+    """NaN, infinite, zero or negative figures where none can be: a bad baseline (naming the
+    file, the field, the value and the fix), never a pass."""
+    path = _write(tmp_path)
+    doc = json.loads(path.read_text())
+    target = doc
+    for part in where.split("."):
+        target = target[part]
+    target[key] = value
+    path.write_text(json.dumps(doc))  # json writes NaN and Infinity, and reads them back
+    with pytest.raises(BaselineError) as err:
+        read_baseline(path)
+    text = str(err.value)
+    assert str(path) in text and f"{where}.{key} is {value!r}" in text and domain in text
+    assert "--accel-update-baselines" in text
+
+
+@pytest.mark.parametrize(
+    ("metric", "spec", "why"),
+    [
+        ("speedup", {"rel": -0.1}, "finite and >= 0"),
+        ("speedup", {"rel": float("nan")}, "finite and >= 0"),
+        ("size_mb", {"rel": float("inf")}, "finite and >= 0"),
+        ("speedup", {"rel": 1.0}, "must be < 1"),
+        ("latency_ms.p50", {"rel": 2.5}, "must be < 1"),
+        ("accuracy", {"abs": 1.0}, "must be < 1, the range"),
+        ("oos_recall", {"abs": -0.01}, "finite and >= 0"),
+    ],
+)
+def test_an_absurd_tolerance_is_a_bad_baseline(
+    tmp_path: Path, metric: str, spec: dict[str, float], why: str
+) -> None:
+    path = _write(tmp_path)
+    doc = json.loads(path.read_text())
+    doc["tolerances"][metric] = spec
+    path.write_text(json.dumps(doc))
+    with pytest.raises(BaselineError) as err:
+        read_baseline(path)
+    text = str(err.value)
+    assert str(path) in text and f"tolerances.{metric} is {spec!r}" in text and why in text
+
+
+def test_a_cell_field_that_is_not_the_files_place_is_a_bad_baseline(tmp_path: Path) -> None:
+    path = _write(tmp_path)  # cpu/ort-int8.json
+    doc = json.loads(path.read_text())
+    doc["cell"] = "ort-fp32/cpu"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(BaselineError) as err:
+        read_baseline(path)
+    text = str(err.value)
+    assert "field cell is 'ort-fp32/cpu'" in text and "'ort-int8/cpu'" in text
+    assert "cpu/ort-fp32.json" in text  # where it belongs: the fix
+
+
+def test_a_nan_optional_metric_is_left_out_of_a_written_baseline(tmp_path: Path) -> None:
+    path = _write(tmp_path, METRICS | {"sparsity": float("nan"), "compressed_size_mb": 50.0})
+    doc = json.loads(path.read_text())
+    assert "sparsity" not in doc["metrics"] and doc["metrics"]["compressed_size_mb"] == 50.0
+    assert read_baseline(path).metrics.get("sparsity") is None
+
+
+def test_no_baseline_is_rendered_from_a_nan_required_metric(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="did not measure oos_recall"):
+        _write(tmp_path, METRICS | {"oos_recall": float("nan")})
+
+
+def test_a_nan_baseline_value_never_passes() -> None:
+    assert decide(HIGHER, 0.9, float("nan"), Tolerance(abs=0.005)) == "worse"
+
+
+def test_every_committed_baseline_is_valid() -> None:
+    root = Path(__file__).resolve().parents[3] / "baselines"
+    paths = sorted(root.glob("*/*.json"))
+    assert paths
+    for path in paths:
+        assert read_baseline(path).cell == f"{path.stem}/{path.parent.name}"

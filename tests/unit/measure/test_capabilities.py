@@ -91,3 +91,67 @@ def test_cpu_flags_come_from_proc_cpuinfo(monkeypatch: pytest.MonkeyPatch, tmp_p
         assert {"avx512_bf16", "avx512f"} <= capabilities.cpu_flags()
     finally:
         capabilities.cpu_flags.cache_clear()
+
+
+def test_a_moved_private_torch_module_is_an_error_not_a_skip(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A torch upgrade that moves inductor's compiler search must not skip torch-compile for
+    good: the import error propagates (the plugin makes it the cell's ERROR)."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "torch._inductor.cpp_builder", None)
+    capabilities._cxx_compiler_error.cache_clear()
+    try:
+        with pytest.raises(ImportError):
+            capabilities.inductor_cpu("cpu")
+    finally:
+        capabilities._cxx_compiler_error.cache_clear()
+
+
+def test_only_a_missing_compiler_means_no_compiler(monkeypatch: pytest.MonkeyPatch) -> None:
+    from torch._inductor import cpp_builder, exc
+
+    def missing() -> str:
+        raise exc.InvalidCxxCompiler()
+
+    def broken() -> str:
+        raise RuntimeError("a bug in the search")
+
+    capabilities._cxx_compiler_error.cache_clear()
+    try:
+        monkeypatch.setattr(cpp_builder, "get_cpp_compiler", missing)
+        assert capabilities._cxx_compiler_error() == "InvalidCxxCompiler"
+        capabilities._cxx_compiler_error.cache_clear()
+        monkeypatch.setattr(cpp_builder, "get_cpp_compiler", broken)
+        with pytest.raises(RuntimeError, match="a bug in the search"):
+            capabilities._cxx_compiler_error()
+    finally:
+        capabilities._cxx_compiler_error.cache_clear()
+
+
+def test_cpu_flags_without_py_cpuinfo_are_none_but_its_errors_surface(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import sys
+    import types
+
+    path = tmp_path / "cpuinfo"
+    path.write_text("processor\t: 0\n")  # no flags line: py-cpuinfo is asked
+    monkeypatch.setattr(capabilities, "CPUINFO", path)
+    capabilities.cpu_flags.cache_clear()
+    try:
+        monkeypatch.setitem(sys.modules, "cpuinfo", None)  # not installed
+        assert capabilities.cpu_flags() == frozenset()
+        capabilities.cpu_flags.cache_clear()
+        broken = types.ModuleType("cpuinfo")
+
+        def get_cpu_info() -> dict[str, object]:
+            raise OSError("cpuid failed")
+
+        broken.get_cpu_info = get_cpu_info  # type: ignore[attr-defined]
+        monkeypatch.setitem(sys.modules, "cpuinfo", broken)
+        with pytest.raises(OSError, match="cpuid failed"):
+            capabilities.cpu_flags()
+    finally:
+        capabilities.cpu_flags.cache_clear()

@@ -214,3 +214,10 @@ def test_reading_a_run_needs_no_torch() -> None:
     root = str(Path(accel.__file__).parents[1])
     env = os.environ | {"PYTHONPATH": root}
     subprocess.run([sys.executable, "-c", code], check=True, env=env)
+
+
+def test_run_warnings_are_written_and_read_back(tmp_path: Path) -> None:
+    run = RunRecord({"model": "embedded"}, (), warnings=("possible reference slowdown: ...",))
+    again = RunRecord.read(_write(tmp_path / "run.json", json.loads(run.to_json())))
+    assert again.warnings == run.warnings
+    assert "warnings" not in json.loads(RunRecord({}, ()).to_json())  # none: no key

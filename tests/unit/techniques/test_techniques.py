@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 
 from accel.measure.intervals import SpeedupInterval
 from accel.measure.predictors import TorchPredictor
-from accel.techniques import BuildContext, Contract, builtin_registry, compiled
+from accel.techniques import REFERENCE, BuildContext, Contract, builtin_registry, compiled
 from accel.techniques.base import Technique
 
 TECHNIQUES = builtin_registry()
@@ -68,9 +69,23 @@ def test_speedup_floor_is_decided_on_the_upper_bound() -> None:
     ]
 
 
+NO_PROMISE = "none (the reference)"  # describe()'s fallback: never empty
+
+
 def test_every_contract_describes_itself() -> None:
+    """describe() falls back to a non-empty text, so checking that it is non-empty could never
+    fail: every technique but the reference promises something and says so, and every kind of
+    promise (each field of Contract) is described on its own."""
     for technique in TECHNIQUES:
-        assert technique.contract.describe()
+        text = technique.contract.describe()
+        if technique.name == REFERENCE:
+            assert text == NO_PROMISE
+        else:
+            assert text and text != NO_PROMISE, f"{technique.name}: {text!r}"
+    for promise in dataclasses.fields(Contract):
+        value = "finetuned-student" if promise.name == "beats" else 0.5
+        text = Contract(**{promise.name: value}).describe()  # type: ignore[arg-type]
+        assert text != NO_PROMISE and ("0.5" in text or "finetuned-student" in text), promise.name
 
 
 def test_new_cells_are_declared_where_they_run() -> None:

@@ -1,0 +1,63 @@
+"""A check whose test raises before it records an outcome leaves no "pass" behind."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.plugin.test_plugin import ARGS, INNER_CONFTEST, INNER_TEST
+
+pytest_plugins = ["pytester"]
+
+
+@pytest.fixture()
+def inner(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makeconftest(INNER_CONFTEST)
+    pytester.makepyfile(test_gate=INNER_TEST)
+    return pytester
+
+
+def _cell(path: object) -> dict[str, object]:
+    (cell,) = json.loads(str(path and path.read_text()))["cells"]  # type: ignore[attr-defined]
+    return dict(cell)
+
+
+def test_judging_the_baseline_raises_after_the_contract_passed(inner: pytest.Pytester) -> None:
+    """A policy hook that calls pytest.fail() while the baseline is judged (the contract is
+    judged first, and passes): both checks fail, and the cell is ERROR in the table and the
+    JSON, not missing and not "pass"."""
+    inner.runpytest(*ARGS, "--accel-update-baselines").assert_outcomes(passed=2)
+    inner.makeconftest(
+        INNER_CONFTEST
+        + """
+
+def pytest_accel_same_machine(obtained, baseline):
+    pytest.fail("cannot tell whether this is the baseline's machine")
+"""
+    )
+    out = inner.path / "out.json"
+    result = inner.runpytest(*ARGS, f"--accel-json={out}")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["*ort-int8/cpu*ERROR*"])
+    cell = _cell(out)
+    assert cell["status"] == "error" and cell["verdict"] == "ERROR"
+    assert "cannot tell whether this is the baseline's machine" in str(cell["reasons"])
+
+
+def test_a_check_that_raises_while_reporting_is_error(
+    inner: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under -W error a check's warning raises in the test: the test fails, and the verdict
+    must say so (it said "pass (warn: ...)")."""
+    monkeypatch.setenv("FAKE_GPU", "NVIDIA A100-SXM4-40GB")
+    inner.runpytest(*ARGS, "--accel-update-baselines").assert_outcomes(passed=2)
+    monkeypatch.setenv("FAKE_GPU", "NVIDIA L4")
+    monkeypatch.setenv("FAKE_SPEEDUP", "4.0")
+    out = inner.path / "out.json"
+    result = inner.runpytest(*ARGS, "-W", "error::UserWarning", f"--accel-json={out}")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*ort-int8/cpu*ERROR*"])
+    cell = _cell(out)
+    assert cell["status"] == "error"
+    assert "UserWarning" in str(cell["reasons"])

@@ -36,15 +36,6 @@ def fingerprint(payload: Any) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def file_sha256(path: Path) -> str:
-    """The sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 class CacheWarning(UserWarning):
     """A cache entry failed verification and is being rebuilt."""
 

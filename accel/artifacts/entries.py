@@ -40,7 +40,8 @@ def full_verification() -> bool:
     return mode == "full"
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file's bytes."""
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -73,7 +74,7 @@ def write_manifest(
     if (entry / MANIFEST).exists():
         raise ValueError(f"the build wrote {MANIFEST}, the cache's own manifest name")
     files: dict[str, dict[str, Any]] = {
-        rel: {"size": size, "sha256": _sha256(entry / rel)}
+        rel: {"size": size, "sha256": file_sha256(entry / rel)}
         for rel, size in sorted(_files(entry).items())
     }
     manifest = {
@@ -144,7 +145,7 @@ def entry_problem(entry: Path, *, full: bool = True) -> str | None:
             return f"has {rel} of {present[rel]} bytes, recorded as {meta['size']}"
     if full:
         for rel, meta in sorted(recorded.items()):
-            if _sha256(entry / rel) != meta["sha256"]:
+            if file_sha256(entry / rel) != meta["sha256"]:
                 return f"has {rel} whose content differs from its recorded sha256"
     return None
 

@@ -12,8 +12,8 @@ from transformers import (
     AutoTokenizer,
 )
 
-from accel.artifacts.cache import file_sha256
 from accel.artifacts.data import LABEL, TEXT, data_fingerprint, intent_names
+from accel.artifacts.entries import file_sha256
 from accel.artifacts.models import (
     EMBEDDED,
     Classifier,

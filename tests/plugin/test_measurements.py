@@ -7,16 +7,9 @@ import json
 
 import pytest
 
-from tests.plugin.test_plugin import ARGS, INNER_CONFTEST, INNER_TEST
+from tests.plugin.test_plugin import ARGS
 
 pytest_plugins = ["pytester"]
-
-
-@pytest.fixture()
-def inner(pytester: pytest.Pytester) -> pytest.Pytester:
-    pytester.makeconftest(INNER_CONFTEST)
-    pytester.makepyfile(test_gate=INNER_TEST)
-    return pytester
 
 
 def test_a_nan_required_metric_fails_and_is_never_written(

@@ -76,13 +76,6 @@ INNER_TEST = "from accel.plugin.suite import test_baseline, test_contract  # noq
 ARGS = ("--accel-techniques=ort-int8", "--accel-device=cpu", "-p", "no:cacheprovider")
 
 
-@pytest.fixture()
-def inner(pytester: pytest.Pytester) -> pytest.Pytester:
-    pytester.makeconftest(INNER_CONFTEST)
-    pytester.makepyfile(test_gate=INNER_TEST)
-    return pytester
-
-
 def test_bad_option_values_list_the_valid_ones(inner: pytest.Pytester) -> None:
     result = inner.runpytest("--accel-techniques=ort-int4")
     assert result.ret == pytest.ExitCode.USAGE_ERROR

@@ -169,12 +169,6 @@ def fp16_graph(ctx: BuildContext) -> Path:
     return _converted(ctx, _fused(ctx, None), {"stage": "ort-fp16"}, convert_fp16)
 
 
-def _ort_version() -> str:
-    import onnxruntime
-
-    return str(onnxruntime.__version__)
-
-
 def _providers(device: str) -> tuple[str, ...]:
     return ("CUDAExecutionProvider",) if device == "cuda" else ("CPUExecutionProvider",)
 

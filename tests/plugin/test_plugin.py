@@ -86,6 +86,14 @@ def test_bad_option_values_list_the_valid_ones(inner: pytest.Pytester) -> None:
     result.stderr.fnmatch_lines(["*--accel-threads must be >= 1, got 0*"])
 
 
+def test_an_unknown_technique_to_rebuild_is_a_usage_error(inner: pytest.Pytester) -> None:
+    result = inner.runpytest("--accel-rebuild=ort-int4")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*--accel-rebuild: unknown value(s) ort-int4; valid: all, fp32, *"]
+    )
+
+
 def test_help_lists_every_option(inner: pytest.Pytester) -> None:
     out = inner.runpytest("--help").stdout.str()
     for option in (

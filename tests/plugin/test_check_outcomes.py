@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -11,8 +12,8 @@ from tests.plugin.test_plugin import ARGS, INNER_CONFTEST
 pytest_plugins = ["pytester"]
 
 
-def _cell(path: object) -> dict[str, object]:
-    (cell,) = json.loads(str(path and path.read_text()))["cells"]  # type: ignore[attr-defined]
+def _cell(path: Path) -> dict[str, object]:
+    (cell,) = json.loads(path.read_text())["cells"]
     return dict(cell)
 
 

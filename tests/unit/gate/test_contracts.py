@@ -61,27 +61,21 @@ def test_beating_a_rival_within_noise_is_undecided() -> None:
     ref = [i < 4700 for i in range(N)]
     cell = _paired(4690, 4700, disagree=200).cell
     rival = _paired(4696, 4700, disagree=100).cell
-    assessed = contract.assess(
-        4690 / N,
-        4700 / N,
-        10.0,
-        90.0,
-        2.0,
-        rival_accuracy=4696 / N,
-        paired=Paired(cell, ref, rival),
-    )
+
+    def against(rival: list[bool]) -> Assessment:
+        return contract.assess(
+            4690 / N,
+            4700 / N,
+            10.0,
+            90.0,
+            2.0,
+            rival_accuracy=sum(rival) / N,
+            paired=Paired(cell, ref, rival),
+        )
+
+    assessed = against(rival)
     assert assessed.broken == [] and "finetuned-student" in assessed.undecided[0]
-    rival = [i < 4900 for i in range(N)]
-    assessed = contract.assess(
-        4690 / N,
-        4700 / N,
-        10.0,
-        90.0,
-        2.0,
-        rival_accuracy=4900 / N,
-        paired=Paired(cell, ref, rival),
-    )
-    assert len(assessed.broken) == 1
+    assert len(against([i < 4900 for i in range(N)]).broken) == 1
 
 
 def test_a_speedup_floor_missed_within_its_interval_is_undecided() -> None:

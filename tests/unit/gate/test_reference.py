@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from accel.gate.baselines import Baseline
-from accel.gate.compare import Row
+from accel.gate.compare import Row, RowVerdict
 from accel.gate.metrics import Tolerance
 from accel.gate.reference import MIN_CELLS, REFERENCE_SLOWDOWN, judge_reference, reference_drift
 from accel.gate.verdict import CellVerdict, Check, Status
@@ -22,8 +22,8 @@ def _same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     return a.get("cpu") == b.get("cpu")
 
 
-def _cell(cell: str, verdict: str, note: str = "") -> CellVerdict:
-    row = Row("speedup", 10.0, 8.0, Tolerance(rel=0.125), verdict, note)  # type: ignore[arg-type]
+def _cell(cell: str, verdict: RowVerdict, note: str = "") -> CellVerdict:
+    row = Row("speedup", 10.0, 8.0, Tolerance(rel=0.125), verdict, note)
     status = Status.BETTER if verdict == "better" else Status.PASS
     return CellVerdict(cell, PASS, Check(status, "pass", rows=(row,)))
 

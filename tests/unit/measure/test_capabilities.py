@@ -149,7 +149,7 @@ def test_cpu_flags_without_py_cpuinfo_are_none_but_its_errors_surface(
         def get_cpu_info() -> dict[str, object]:
             raise OSError("cpuid failed")
 
-        broken.get_cpu_info = get_cpu_info  # type: ignore[attr-defined]
+        setattr(broken, "get_cpu_info", get_cpu_info)  # noqa: B010 (a module built at run time)
         monkeypatch.setitem(sys.modules, "cpuinfo", broken)
         with pytest.raises(OSError, match="cpuid failed"):
             capabilities.cpu_flags()

@@ -84,7 +84,7 @@ def test_every_contract_describes_itself() -> None:
             assert text and text != NO_PROMISE, f"{technique.name}: {text!r}"
     for promise in dataclasses.fields(Contract):
         value = "finetuned-student" if promise.name == "beats" else 0.5
-        text = Contract(**{promise.name: value}).describe()  # type: ignore[arg-type]
+        text = Contract(**{promise.name: value}).describe()  # type: ignore[arg-type]  # each field gets a value of its own type
         assert text != NO_PROMISE and ("0.5" in text or "finetuned-student" in text), promise.name
 
 

@@ -16,23 +16,12 @@ from accel.artifacts.cache import fingerprint
 from accel.artifacts.data import LABEL, TEXT, intent_names, load_clinc
 from accel.artifacts.models import EMBEDDED
 from accel.artifacts.store import record_use
-from accel.measure.accuracy import measure_accuracy, size_mb
+from accel.measure.accuracy import classify_all, score, size_mb
+from accel.measure.behaviour import Outputs, compare_outputs
 from accel.measure.machine import machine_record
-from accel.measure.records import (
-    LENGTH_PREFIX,
-    SECONDS_KEY,
-    THROUGHPUT_PREFIX,
-    Accuracy,
-    Cell,
-    CellResult,
-    Speedup,
-)
-from accel.measure.scaling import (
-    SweepPlan,
-    length_inputs,
-    measure_length_sweep,
-)
-from accel.measure.timing import ThroughputPlan, TimingPlan, measure_speedups, measure_throughput
+from accel.measure.records import Accuracy, Cell, CellResult, Speedup
+from accel.measure.scaling import SweepPlan, length_inputs, scaling_figures
+from accel.measure.timing import TimingPlan, measure_speedups
 from accel.techniques import REFERENCE, BuildContext, Registry
 from accel.validation import check_at_least
 
@@ -47,10 +36,6 @@ if TYPE_CHECKING:
 CellMetrics = Callable[[Cell, "Predictor"], Mapping[str, float]]
 
 LATENCY_QUERIES = 25  # fixed sample of test utterances cycled through by the latency blocks
-# Ungated throughput, sequences/s at these batch sizes, per device (with the length sweep).
-THROUGHPUT_BATCH_SIZES: dict[str, tuple[int, ...]] = {"cpu": (1, 8, 32), "cuda": (1, 8, 32, 128)}
-# Enough time per batch size for a few batches of 32 on a CPU core; the GPU gets its old second.
-THROUGHPUT_MIN_SECONDS: dict[str, float] = {"cpu": 0.5, "cuda": 1.0}
 
 
 @dataclass(frozen=True)
@@ -109,6 +94,7 @@ class Matrix:
         self._artifacts: dict[str, tuple[Artifact, ...]] = {}
         self._rebuilt: set[str] = set()
         self._scores: dict[str, tuple[Accuracy, float]] = {}
+        self._outputs: dict[str, Outputs] = {}
         self._results: dict[str, CellResult | BaseException] = {}
         self._timings: dict[str, Speedup] = {}
         self._together: list[Cell] = []
@@ -175,9 +161,11 @@ class Matrix:
         """Test-set accuracy and size in MB of ``cell`` (computed once)."""
         if cell.id not in self._scores:
             predictor = self.predictor(cell)
-            accuracy = measure_accuracy(
-                predictor, self.test_texts, self.test_references, self.config.batch_size
+            outputs = classify_all(
+                predictor, self.test_texts, self.config.batch_size, f"accuracy {predictor.name}"
             )
+            self._outputs[cell.id] = outputs
+            accuracy = score(outputs.labels, self.test_references)
             self._scores[cell.id] = (accuracy, size_mb(predictor))
         return self._scores[cell.id]
 
@@ -203,7 +191,12 @@ class Matrix:
         predictor = self.predictor(cell)
         reported = dict(getattr(predictor, "reported", {}))
         if self.config.scaling:
-            reported |= self._scaling(cell, predictor)
+            reported |= scaling_figures(
+                predictor, cell.device, self.length_inputs, self.test_texts, self.config.sweep
+            )
+        behaviour = compare_outputs(
+            self._outputs[cell.id], self._outputs[reference_cell.id], self.test_references
+        )
         return CellResult(
             cell=cell,
             accuracy=accuracy,
@@ -217,7 +210,9 @@ class Matrix:
             artifacts=tuple(a.record() for a in self._artifacts[cell.id]),
             reported=reported,
             extra_metrics=dict(getattr(predictor, "extra_metrics", {}))
-            | dict(self._cell_metrics(cell, predictor) if self._cell_metrics else {}),
+            | dict(self._cell_metrics(cell, predictor) if self._cell_metrics else {})
+            | behaviour.gated(),
+            behaviour=behaviour,
         )
 
     def timing(self, cell: Cell) -> Speedup:
@@ -247,24 +242,6 @@ class Matrix:
     def length_inputs(self) -> dict[int, str]:
         """One test-word text of each sweep length (tokens, by the reference's tokenizer)."""
         return length_inputs(self.reference.tokenizer, self.test_texts, self.config.sweep.lengths)
-
-    def _scaling(self, cell: Cell, predictor: Predictor) -> dict[str, float]:
-        """The length sweep and the throughput of ``cell``, as ``reported`` figures."""
-        start = time.perf_counter()
-        out = {
-            f"{LENGTH_PREFIX}{n}": ms
-            for n, ms in measure_length_sweep(
-                predictor, self.length_inputs, self.config.sweep
-            ).items()
-        }
-        batch_sizes = THROUGHPUT_BATCH_SIZES.get(cell.device)
-        if batch_sizes:
-            plan = ThroughputPlan(
-                batch_sizes=batch_sizes, min_seconds=THROUGHPUT_MIN_SECONDS.get(cell.device, 1.0)
-            )
-            rates = measure_throughput(predictor, self.test_texts, plan)
-            out |= {f"{THROUGHPUT_PREFIX}{b}": rate for b, rate in rates.items()}
-        return out | {SECONDS_KEY: time.perf_counter() - start}
 
     def _model_record(self, cell: Cell) -> dict[str, str]:
         """The models a cell measured: the reference's and (if it trained one) the cell's

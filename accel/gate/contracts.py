@@ -36,12 +36,19 @@ class Assessment:
     broken: list[str] = field(default_factory=list)
     undecided: list[str] = field(default_factory=list)
 
-    def add(self, text: str, ci: tuple[float, float] | None, floor: float, what: str) -> None:
-        """A promise whose point figure missed ``floor``: broken unless its interval reaches
-        the floor."""
+    def add(
+        self,
+        text: str,
+        ci: tuple[float, float] | None,
+        floor: float,
+        what: str,
+        ceiling: bool = False,
+    ) -> None:
+        """A promise whose point figure missed ``floor`` (or went above it, for a
+        ``ceiling``): broken unless its interval reaches the limit."""
         if ci is None:
             self.broken.append(text)
-        elif ci[1] < floor:
+        elif (ci[0] > floor) if ceiling else (ci[1] < floor):
             self.broken.append(f"{text}; the 90% CI {what} is {ci[0]:.4g}-{ci[1]:.4g}")
         else:
             self.undecided.append(
@@ -63,6 +70,11 @@ class Contract:
     # and the compressed artifact's size (``compressed_size_mb``) relative to the reference's.
     min_sparsity: float | None = None
     max_compressed_size_ratio: float | None = None
+    # Behaviour against the reference (accel.measure.behaviour): the share of test utterances
+    # where both predict the same intent, and the most points any class (with enough test
+    # utterances) may lose.
+    min_agreement: float | None = None
+    max_class_drop: float | None = None
 
     def __post_init__(self) -> None:
         # Every promise is optional (None: not promised); a given one must make sense.
@@ -73,7 +85,7 @@ class Contract:
             "max_compressed_size_ratio",
         )
         check_positive(self, *(f for f in ratios if getattr(self, f) is not None))
-        for fraction in ("min_sparsity", "max_accuracy_drop"):
+        for fraction in ("min_sparsity", "max_accuracy_drop", "min_agreement", "max_class_drop"):
             if getattr(self, fraction) is not None:
                 check_in_range(self, fraction, 0, 1)
 
@@ -92,6 +104,7 @@ class Contract:
         extra: Mapping[str, float] | None = None,
         speedup_ci: SpeedupInterval | None = None,
         paired: Paired | None = None,
+        intervals: Mapping[str, tuple[float, float]] | None = None,
     ) -> Assessment:
         """Each promise met, broken, or undecided.
 
@@ -103,7 +116,8 @@ class Contract:
         a retrained model moves by on a finite split. Otherwise it is undecided: reported, never
         silent. Without intervals the point figures decide. ``rival_accuracy`` is required with
         ``beats``; ``extra`` holds the cell's extra metrics (a promise on one it did not
-        measure is broken).
+        measure is broken), ``intervals`` the intervals of some (agreement: Wilson; the worst
+        class's drop: a paired bootstrap over its utterances).
         """
         out = Assessment()
         if self.min_accuracy_ratio is not None:
@@ -140,7 +154,29 @@ class Contract:
                 ci = paired.interval("rival", "difference") if paired else None
                 out.add(text, ci, 0.0, f"of the accuracy change against {self.beats}")
         out.broken += self._extra_violations(extra or {}, ref_size_mb)
+        self._assess_behaviour(out, extra or {}, intervals or {})
         return out
+
+    def _assess_behaviour(
+        self,
+        out: Assessment,
+        extra: Mapping[str, float],
+        intervals: Mapping[str, tuple[float, float]],
+    ) -> None:
+        agreement, drop = extra.get("agreement"), extra.get("worst_class_drop")
+        if self.min_agreement is not None:
+            if agreement is None or not math.isfinite(agreement):
+                out.broken.append("the agreement with the reference was not measured")
+            elif agreement < self.min_agreement:
+                text = f"agreement with the reference {agreement:.4f} < {self.min_agreement:g}"
+                out.add(text, intervals.get("agreement"), self.min_agreement, "of the agreement")
+        if self.max_class_drop is not None:
+            if drop is None or not math.isfinite(drop):
+                out.broken.append("the worst class's accuracy drop was not measured")
+            elif drop > self.max_class_drop:
+                text = f"the worst class loses {drop:.4f} > {self.max_class_drop:g}"
+                ci = intervals.get("worst_class_drop")
+                out.add(text, ci, self.max_class_drop, "of its drop", ceiling=True)
 
     def _extra_violations(self, extra: Mapping[str, float], ref_size_mb: float) -> list[str]:
         out = []
@@ -177,4 +213,8 @@ class Contract:
             parts.append(f"sparsity >= {self.min_sparsity:g}")
         if self.max_compressed_size_ratio is not None:
             parts.append(f"compressed size <= {self.max_compressed_size_ratio:g}x ref")
+        if self.min_agreement is not None:
+            parts.append(f"agreement >= {self.min_agreement:g}")
+        if self.max_class_drop is not None:
+            parts.append(f"worst class drop <= {self.max_class_drop:g}")
         return ", ".join(parts) or "none (the reference)"

@@ -157,6 +157,31 @@ for _metric in (
         machine_bound=True,
         timing=True,
     ),
+    # Behaviour against the reference on the whole test split (accel.measure.behaviour):
+    # deterministic for a given artifact and library stack, so tight; the bounds allow what
+    # other int8 kernels (another instruction set) flip, a few utterances of 5,500. Retrain
+    # tolerances scale like the accuracy's (docs/behaviour.md).
+    GatedMetric(
+        "agreement", HIGHER, "", Tolerance(abs=0.003),
+        retrain_tolerance=Tolerance(abs=0.02), domain=FRACTION,
+    ),
+    GatedMetric(
+        "flips_to_wrong", LOWER, "", Tolerance(abs=16), fmt=".0f",
+        retrain_tolerance=Tolerance(abs=100), domain=NON_NEGATIVE,
+    ),
+    GatedMetric(
+        "kl_mean", LOWER, "", Tolerance(abs=0.002, rel=0.1),
+        retrain_tolerance=Tolerance(abs=0.01, rel=0.5), domain=NON_NEGATIVE,
+    ),
+    GatedMetric(
+        "ece", LOWER, "", Tolerance(abs=0.005),
+        retrain_tolerance=Tolerance(abs=0.02), domain=FRACTION,
+    ),
+    # One utterance of a 30-example class moves it by 0.033.
+    GatedMetric(
+        "worst_class_drop", LOWER, "", Tolerance(abs=0.034),
+        retrain_tolerance=Tolerance(abs=0.1), domain=Domain(-1.0, 1.0),
+    ),
     # Pruning: the fraction of zero weights, and the compressed artifact's size.
     GatedMetric("sparsity", HIGHER, "", Tolerance(abs=0.005), domain=FRACTION),
     GatedMetric("compressed_size_mb", LOWER, "MB", Tolerance(rel=0.02), fmt=".1f"),

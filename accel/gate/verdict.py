@@ -168,6 +168,7 @@ def judge_contract(
         extra=result.extra_metrics,
         speedup_ci=result.speedup_interval,
         paired=paired,
+        intervals=result.behaviour.intervals() if result.behaviour else None,
     )
     head = f"{result.cell.id}'s contract ({contract.describe()})"
     if not assessed.broken:

@@ -7,9 +7,11 @@ from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from accel.artifacts.data import OOS
+from accel.measure.behaviour import Outputs
 from accel.measure.records import Accuracy
 
 if TYPE_CHECKING:
@@ -42,21 +44,42 @@ def score(predictions: Sequence[str], references: Sequence[str]) -> Accuracy:
     )
 
 
-def predict_all(
+def classify_all(
     predictor: Predictor, texts: Sequence[str], batch_size: int = 64, desc: str = "predicting"
-) -> list[str]:
-    """Predict every text in batches of similar length (less padding), in input order."""
+) -> Outputs:
+    """Predict every text in batches of similar length (less padding), in input order, with
+    class probabilities when the predictor gives them (one forward pass per batch)."""
+    from accel.measure.predictors import ScoringPredictor
+
     if batch_size < 1:
         raise ValueError(f"`batch_size` must be >= 1, got {batch_size}")
+    scorer = predictor if isinstance(predictor, ScoringPredictor) else None
+    classes = tuple(scorer.labels) if scorer is not None else ()
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     out: list[str] = [""] * len(texts)
+    probabilities = (
+        np.zeros((len(texts), len(classes)), dtype=np.float32) if scorer is not None else None
+    )
     for start in tqdm(
         range(0, len(order), batch_size), desc=desc, unit="batch", mininterval=5.0, leave=False
     ):
         idx = order[start : start + batch_size]
-        for i, label in zip(idx, predictor.predict([texts[i] for i in idx]), strict=True):
+        batch = [texts[i] for i in idx]
+        if scorer is not None and probabilities is not None:
+            labels, probs = scorer.classify(batch)
+            probabilities[idx] = probs
+        else:
+            labels = predictor.predict(batch)
+        for i, label in zip(idx, labels, strict=True):
             out[i] = label
-    return out
+    return Outputs(tuple(out), probabilities, classes)
+
+
+def predict_all(
+    predictor: Predictor, texts: Sequence[str], batch_size: int = 64, desc: str = "predicting"
+) -> list[str]:
+    """The labels of :func:`classify_all`."""
+    return list(classify_all(predictor, texts, batch_size, desc).labels)
 
 
 def measure_accuracy(

@@ -1,4 +1,4 @@
-"""Predictors: text in, intent names out, plus the size of the serialized artifact."""
+"""Predictors: text in, intent names (and class probabilities) out, plus the artifact's size."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 import torch
+from numpy.typing import NDArray
 from transformers import BatchEncoding, PreTrainedTokenizerBase
 
 DEFAULT_MAX_LENGTH = 512
@@ -30,15 +31,35 @@ class Predictor(Protocol):
         ...
 
 
+@runtime_checkable
+class ScoringPredictor(Predictor, Protocol):
+    """A predictor that also gives each text's class probabilities (what KL divergence and
+    calibration need); a plain :class:`Predictor` gets the label-only figures."""
+
+    labels: tuple[str, ...]
+
+    def classify(self, texts: Sequence[str]) -> tuple[list[str], NDArray[np.float32]]:
+        """Intent names and class probabilities (one row per text, columns in ``labels``
+        order) of one forward pass."""
+        ...
+
+
+def softmax(logits: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Row-wise softmax, computed stably in float32."""
+    shifted = logits.astype(np.float32) - logits.max(axis=-1, keepdims=True)
+    exp = np.exp(shifted)
+    return np.asarray(exp / exp.sum(axis=-1, keepdims=True), dtype=np.float32)
+
+
 def _max_length(tokenizer: PreTrainedTokenizerBase, positions: int) -> int:
     limit = getattr(tokenizer, "model_max_length", DEFAULT_MAX_LENGTH) or DEFAULT_MAX_LENGTH
     return int(min(limit, positions, DEFAULT_MAX_LENGTH))
 
 
 class _TokenizingPredictor:
-    """Shared path of every predictor: tokenize (padded, truncated), class ids, intent names."""
+    """Shared path of every predictor: tokenize (padded, truncated), logits, intent names."""
 
-    tensors: str  # "pt" or "np": what the tokenizer returns for ``_class_ids``
+    tensors: str  # "pt" or "np": what the tokenizer returns for ``_logits``
 
     def __init__(
         self,
@@ -64,16 +85,26 @@ class _TokenizingPredictor:
     def predict(self, texts: Sequence[str]) -> list[str]:
         if not texts:
             return []
-        encoded = self.tokenizer(
+        return [self.labels[i] for i in self._logits(self._encode(texts)).argmax(axis=-1)]
+
+    def classify(self, texts: Sequence[str]) -> tuple[list[str], NDArray[np.float32]]:
+        """Intent names (the logits' argmax, as :meth:`predict`) and class probabilities."""
+        if not texts:
+            return [], np.zeros((0, len(self.labels)), dtype=np.float32)
+        logits = self._logits(self._encode(texts))
+        return [self.labels[i] for i in logits.argmax(axis=-1)], softmax(logits)
+
+    def _encode(self, texts: Sequence[str]) -> BatchEncoding:
+        return self.tokenizer(
             list(texts),
             padding=True,
             truncation=True,
             max_length=self.max_length,
             return_tensors=self.tensors,
         )
-        return [self.labels[i] for i in self._class_ids(encoded)]
 
-    def _class_ids(self, encoded: BatchEncoding) -> list[int]:
+    def _logits(self, encoded: BatchEncoding) -> NDArray[np.float32]:
+        """The model's logits, float32 on the host, one row per text."""
         raise NotImplementedError
 
 
@@ -100,12 +131,12 @@ class TorchPredictor(_TokenizingPredictor):
         self.model = model.eval().to(device)
         self.device = device
 
-    def _class_ids(self, encoded: BatchEncoding) -> list[int]:
+    def _logits(self, encoded: BatchEncoding) -> NDArray[np.float32]:
         with torch.inference_mode():
-            ids = self.model(**encoded.to(self.device)).logits.argmax(dim=-1)
-            if ids.is_cuda:
-                torch.cuda.synchronize(ids.device)
-        return [int(i) for i in ids.tolist()]
+            logits = self.model(**encoded.to(self.device)).logits
+            if logits.is_cuda:
+                torch.cuda.synchronize(logits.device)
+            return np.asarray(logits.float().cpu().numpy(), dtype=np.float32)
 
     def size_bytes(self) -> int:
         with tempfile.TemporaryDirectory() as tmp:
@@ -142,10 +173,10 @@ class OrtPredictor(_TokenizingPredictor):
         self.session = ort.InferenceSession(str(onnx_path), options, providers=list(providers))
         self.input_names = [i.name for i in self.session.get_inputs()]
 
-    def _class_ids(self, encoded: BatchEncoding) -> list[int]:
+    def _logits(self, encoded: BatchEncoding) -> NDArray[np.float32]:
         feeds = {name: np.asarray(encoded[name], dtype=np.int64) for name in self.input_names}
         (logits,) = self.session.run(None, feeds)
-        return [int(i) for i in logits.argmax(axis=-1).tolist()]
+        return np.asarray(logits, dtype=np.float32)
 
     def size_bytes(self) -> int:
         folder = self.onnx_path.parent

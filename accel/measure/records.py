@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 from pytest_benchmark.stats import Stats
 
+from accel.measure.behaviour import Behaviour
 from accel.measure.intervals import SpeedupInterval, speedup_interval
 
 # Keys of the scaling figures in a cell's ``reported`` mapping (and the run JSON).
@@ -121,8 +122,10 @@ class CellResult:
     artifacts: tuple[dict[str, str], ...] = ()
     # Ungated figures, reported as measured: compile_seconds, throughput_seq_per_s.b<N>, ...
     reported: dict[str, float] = field(default_factory=dict)
-    # Gated figures a technique adds (sparsity, compressed_size_mb, ...).
+    # Gated figures a technique adds (sparsity, compressed_size_mb, ...) and the behaviour's.
     extra_metrics: dict[str, float] = field(default_factory=dict)
+    # Behaviour against the reference on the test split (None: not compared).
+    behaviour: Behaviour | None = None
 
     def provenance(self) -> dict[str, Any]:
         """What the cell was measured on, as results and baselines record it: ``model`` with

@@ -7,6 +7,7 @@ words (so tokenization costs what it would), checked by tokenizing the finished 
 from __future__ import annotations
 
 import statistics
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import cycle, islice
@@ -14,7 +15,8 @@ from typing import TYPE_CHECKING
 
 from pytest_benchmark.timers import default_timer
 
-from accel.measure.timing import gc_paused
+from accel.measure.records import LENGTH_PREFIX, SECONDS_KEY, THROUGHPUT_PREFIX
+from accel.measure.timing import ThroughputPlan, gc_paused, measure_throughput
 from accel.validation import check_at_least, check_each_at_least
 
 if TYPE_CHECKING:
@@ -24,6 +26,10 @@ if TYPE_CHECKING:
 
 
 SWEEP_LENGTHS = (16, 32, 64, 128, 256, 512)
+# Ungated throughput, sequences/s at these batch sizes, per device (with the length sweep).
+THROUGHPUT_BATCH_SIZES: dict[str, tuple[int, ...]] = {"cpu": (1, 8, 32), "cuda": (1, 8, 32, 128)}
+# Enough time per batch size for a few batches of 32 on a CPU core; the GPU gets its old second.
+THROUGHPUT_MIN_SECONDS: dict[str, float] = {"cpu": 0.5, "cuda": 1.0}
 
 
 @dataclass(frozen=True)
@@ -107,3 +113,27 @@ def measure_length_sweep(
                 durations.append(timer() - start)
             out[length] = statistics.median(durations) * 1e3
     return out
+
+
+def scaling_figures(
+    predictor: Predictor,
+    device: str,
+    inputs: Mapping[int, str],
+    texts: Sequence[str],
+    sweep: SweepPlan,
+) -> dict[str, float]:
+    """A cell's length sweep (on ``inputs``) and throughput (on ``texts``), as the ``reported``
+    figures of its result, with the seconds they took."""
+    start = time.perf_counter()
+    out = {
+        f"{LENGTH_PREFIX}{n}": ms
+        for n, ms in measure_length_sweep(predictor, inputs, sweep).items()
+    }
+    batch_sizes = THROUGHPUT_BATCH_SIZES.get(device)
+    if batch_sizes:
+        plan = ThroughputPlan(
+            batch_sizes=batch_sizes, min_seconds=THROUGHPUT_MIN_SECONDS.get(device, 1.0)
+        )
+        rates = measure_throughput(predictor, texts, plan)
+        out |= {f"{THROUGHPUT_PREFIX}{b}": rate for b, rate in rates.items()}
+    return out | {SECONDS_KEY: time.perf_counter() - start}

@@ -4,7 +4,10 @@ Plots (matplotlib, Agg backend), one of each per device in the run:
 
 * ``accuracy-vs-latency-<device>.png``: the book's chart, accuracy against p50 latency, one
   labelled bubble per cell, bubble area proportional to size, the reference's accuracy dashed;
-* ``latency-vs-length-<device>.png``: p50 latency against input length, one line per cell.
+* ``latency-vs-length-<device>.png``: p50 latency against input length, one line per cell;
+* ``agreement-vs-speedup-<device>.png`` and ``class-drops-<device>.png``: top-1 agreement with
+  the reference against speedup, and the worst classes of the cells whose worst class drops
+  most (:mod:`accel.reporting.behaviour`), with a table of every cell's behaviour figures.
 
 The JSON is read and validated by :mod:`accel.reporting.schema` (its versions 1 and 2).
 """
@@ -16,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from accel.artifacts.cache import write_text_atomic
+from accel.reporting.behaviour import agreement_chart, behaviour_table, class_drop_chart, compared
+from accel.reporting.plotting import pyplot, save
 from accel.reporting.schema import CellRecord, ReportError, RunRecord
 from accel.reporting.table import markdown_grid
 
@@ -39,22 +44,13 @@ def _size_text(c: CellRecord) -> str:
     return f"{c.size_mb:.1f} ({c.compressed_size_mb:.1f} compressed)"
 
 
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def accuracy_chart(cells: Sequence[CellRecord], path: Path, title: str) -> None:
     """Accuracy against p50 latency; bubble area proportional to size; reference dashed.
 
     Cells often share the reference's accuracy and sit close together, so each bubble is
     labelled through the legend (its colour, technique and size) rather than beside it.
     """
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(10, 5.5), dpi=120)
     largest = max(c.size_mb for c in cells)
     colors = plt.get_cmap("tab10" if len(cells) <= 10 else "tab20")
@@ -94,13 +90,12 @@ def accuracy_chart(cells: Sequence[CellRecord], path: Path, title: str) -> None:
         if hasattr(handle, "set_sizes"):
             handle.set_sizes([60])  # legend markers of one size: the chart shows the areas
     fig.tight_layout()
-    _save(fig, path)
-    plt.close(fig)
+    save(fig, path)
 
 
 def length_chart(cells: Sequence[CellRecord], path: Path, title: str) -> None:
     """p50 latency against input length (log-log), one line per cell."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 5.5), dpi=120)
     lengths: set[int] = set()
     for c in cells:
@@ -118,18 +113,7 @@ def length_chart(cells: Sequence[CellRecord], path: Path, title: str) -> None:
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    _save(fig, path)
-    plt.close(fig)
-
-
-def _save(fig: Any, path: Path) -> None:
-    """Save a figure through a temporary file and an atomic rename."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        fig.savefig(tmp, format="png")
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    save(fig, path)
 
 
 def _settings_line(settings: Mapping[str, Any]) -> str:
@@ -179,6 +163,9 @@ def markdown(run: RunRecord, images: Mapping[str, list[str]]) -> str:
                     for c in cells
                 ],
             )
+        if compared(cells):
+            lines += ["", "Behaviour against the reference (whole test split):", ""]
+            lines += behaviour_table(compared(cells))
         batches = sorted({b for c in cells for b in c.throughput})
         if batches:
             lines += ["", "Throughput (sequences/s, test utterances) by batch size:", ""]
@@ -218,6 +205,14 @@ def write_report(run_json: Path, out: Path) -> list[Path]:
             length_chart(cells, sweep, f"p50 latency against input length ({device})")
             images[device].append(sweep.name)
             written.append(sweep)
+        others = compared(cells)
+        if others:
+            agreement = out / f"agreement-vs-speedup-{device}.png"
+            agreement_chart(others, agreement, f"Agreement with the reference ({device})")
+            drops = out / f"class-drops-{device}.png"
+            class_drop_chart(others, drops, f"Classes that lose most ({device})")
+            images[device] += [agreement.name, drops.name]
+            written += [agreement, drops]
     report = out / REPORT_NAME
     write_text_atomic(report, markdown(run, images))
     return [report, *written]

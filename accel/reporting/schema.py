@@ -3,7 +3,8 @@
 Version 2 is version 1 (the unversioned file) plus a top-level ``schema_version`` and, per
 cell, ``status`` (one of :data:`STATUSES`), ``reasons`` and, for a skipped cell,
 ``skip_reason``, and a top-level ``warnings`` list when the run has any (a reference slowdown);
-every other key keeps version 1's name and meaning. Version 1 files still
+every other key keeps version 1's name and meaning; a measured cell may add ``behaviour``
+(:meth:`accel.measure.behaviour.Behaviour.to_dict`). Version 1 files still
 read: their cells' status comes from the verdict text
 (:func:`~accel.reporting.fields.status_from_verdict`) and they have no reasons. A cell that
 was never measured (a build error, a skipped cell) has no measurement keys and None for every
@@ -55,6 +56,7 @@ class CellRecord:
     reported: dict[str, float] | None = None  # ungated: compile_seconds, throughput, sweep
     machine: dict[str, Any] | None = None
     model: dict[str, Any] | None = None
+    behaviour: dict[str, Any] | None = None  # against the reference; absent in older files
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -105,6 +107,7 @@ class CellRecord:
             reported=dict(result.reported),
             machine=dict(result.machine),
             model=result.provenance(),
+            behaviour=result.behaviour.to_dict() if result.behaviour else None,
         )
 
     @classmethod
@@ -155,6 +158,7 @@ class CellRecord:
             reported=r.number_map("reported"),
             machine=r.mapping("machine"),
             model=r.mapping("model"),
+            behaviour=r.mapping("behaviour") if r.has("behaviour") else None,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -175,7 +179,7 @@ class CellRecord:
             "reported": dict(self.reported or {}),
             "machine": dict(self.machine or {}),
             "model": dict(self.model or {}),
-        }
+        } | ({"behaviour": dict(self.behaviour)} if self.behaviour is not None else {})
 
     @property
     def measured(self) -> bool:

@@ -14,6 +14,7 @@ from accel.gate.metrics import METRICS
 from accel.gate.verdict import CellVerdict
 from accel.measure.intervals import LEVEL
 from accel.measure.records import LENGTH_PREFIX, SECONDS_KEY, THROUGHPUT_PREFIX, CellResult
+from accel.techniques import REFERENCE
 
 COLUMNS = ("cell", "accuracy", "size MB", "p50 ms", f"speedup [{LEVEL:.0%} CI]", "verdict")
 
@@ -66,6 +67,32 @@ def extra_figures(verdicts: Sequence[CellVerdict]) -> list[tuple[str, str]]:
         b = o.against.flat_metrics() if o.against else {}
         parts = [f"{name} " + _delta(name, value, b.get(name)) for name, value in extra.items()]
         out.append((o.cell, ", ".join(parts)))
+    return out
+
+
+def behaviour_figures(verdicts: Sequence[CellVerdict]) -> list[tuple[str, str]]:
+    """(cell, text) for every cell compared with the reference: the accuracy change with its
+    interval and whether McNemar's test calls it real, the flips each way, the worst class."""
+    out = []
+    for o in verdicts:
+        b = o.result.behaviour if o.result else None
+        if b is None or o.result is None or o.result.cell.technique == REFERENCE:
+            continue
+        low, high = b.accuracy_change_ci
+        verdict = "a real change" if b.significant else "within noise"
+        parts = [
+            f"accuracy {b.accuracy_change * 100:+.2f} pt vs reference "
+            f"[{LEVEL:.0%} CI {low * 100:+.2f} to {high * 100:+.2f}], McNemar p={b.mcnemar_p:.2g} "
+            f"({verdict})",
+            f"flips {b.flips_to_wrong} right->wrong, {b.flips_to_right} wrong->right",
+        ]
+        if b.worst is not None:
+            parts.append(
+                f"worst class {b.worst.name} {b.worst.accuracy:.3f} vs {b.worst.reference:.3f} "
+                f"(n={b.worst.n})"
+            )
+        parts += [f"lacks {text}" for text in b.lacks]
+        out.append((o.cell, "; ".join(parts)))
     return out
 
 
@@ -135,6 +162,10 @@ def terminal_table(
     if extra:
         buffer.write("  gated, beyond the columns:\n")
         buffer.writelines(f"    {cell}: {text}\n" for cell, text in extra)
+    behaviour = behaviour_figures(verdicts)
+    if behaviour:
+        buffer.write("  behaviour against the reference (same test utterances):\n")
+        buffer.writelines(f"    {cell}: {text}\n" for cell, text in behaviour)
     reported = reported_figures(verdicts)
     if reported:
         buffer.write("  reported, not gated:\n")
@@ -161,6 +192,10 @@ def markdown_table(
     if extra:
         lines += ["", "Gated, beyond the columns:", ""]
         lines += [f"- `{cell}`: {text}" for cell, text in extra]
+    behaviour = behaviour_figures(verdicts)
+    if behaviour:
+        lines += ["", "Behaviour against the reference (same test utterances):", ""]
+        lines += [f"- `{cell}`: {text}" for cell, text in behaviour]
     reported = reported_figures(verdicts)
     if reported:
         lines += ["", "Reported, not gated:", ""]

@@ -10,6 +10,7 @@ import pytest
 from accel import matrix as matrix_module
 from accel.artifacts.models import Classifier
 from accel.matrix import Matrix, RunConfig
+from accel.measure.behaviour import Outputs
 from accel.measure.predictors import Predictor
 from accel.measure.records import Accuracy, Cell, Latency, Speedup
 from accel.measure.timing import TimingPlan
@@ -110,7 +111,7 @@ def test_a_hooks_extra_figures_join_the_cells_gated_metrics(
 
     def extra(cell: Cell, predictor: Predictor) -> dict[str, float]:
         seen.append(f"{cell.id}:{predictor.name}")
-        return {"agreement": 0.97}
+        return {"robustness": 0.97}
 
     m = Matrix(RunConfig(plan=TimingPlan(rounds=2), scaling=False), builtin_registry(), extra)
     m.__dict__["latency_queries"] = ["q"]
@@ -119,8 +120,11 @@ def test_a_hooks_extra_figures_join_the_cells_gated_metrics(
         m._predictors[cell.id] = Named(cell.id)
         m._build_seconds[cell.id] = 0.0
         m._artifacts[cell.id] = ()
+        m._outputs[cell.id] = Outputs(("x",))  # what score() keeps
+    m.__dict__["test_references"] = ["x"]
     monkeypatch.setattr(Matrix, "score", lambda self, cell: (Accuracy(0.9, 0.9, 0.5, 10), 1.0))
     result = m.measure(A)
-    assert result.extra_metrics == {"agreement": 0.97}
-    assert result.metrics()["agreement"] == 0.97
+    assert result.extra_metrics["robustness"] == 0.97
+    assert result.metrics()["robustness"] == 0.97
+    assert result.metrics()["agreement"] == 1.0  # the behaviour's, beside the hook's
     assert seen == [f"{A.id}:{A.id}"]

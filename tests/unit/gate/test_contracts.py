@@ -96,3 +96,51 @@ def test_the_paired_interval_brackets_the_difference_and_is_deterministic() -> N
     assert ratio[0] < 4722 / 4771 < ratio[1]
     with pytest.raises(ValueError, match="paired samples"):
         paired_accuracy_interval([True], [True, False])
+
+
+def _behaviour(
+    contract: Contract, extra: dict[str, float], intervals: dict[str, tuple[float, float]]
+) -> Assessment:
+    return contract.assess(0.86, 0.86, 10.0, 90.0, 3.0, extra=extra, intervals=intervals)
+
+
+@pytest.mark.parametrize(
+    ("agreement", "interval", "outcome"),
+    [
+        (0.975, (0.972, 0.978), "met"),
+        (0.968, (0.965, 0.972), "undecided"),  # below 0.97, but its interval reaches it
+        (0.950, (0.946, 0.955), "broken"),
+        (float("nan"), (0.0, 1.0), "broken"),  # not measured
+    ],
+)
+def test_an_agreement_floor_has_three_answers(
+    agreement: float, interval: tuple[float, float], outcome: str
+) -> None:
+    assessed = _behaviour(
+        Contract(min_agreement=0.97), {"agreement": agreement}, {"agreement": interval}
+    )
+    found = "broken" if assessed.broken else "undecided" if assessed.undecided else "met"
+    assert found == outcome
+
+
+@pytest.mark.parametrize(
+    ("drop", "interval", "outcome"),
+    [
+        (0.067, (0.0, 0.13), "met"),
+        (0.133, (0.033, 0.233), "undecided"),  # above 0.1, but its interval reaches below
+        (0.300, (0.167, 0.433), "broken"),
+    ],
+)
+def test_a_class_drop_ceiling_has_three_answers(
+    drop: float, interval: tuple[float, float], outcome: str
+) -> None:
+    contract = Contract(max_class_drop=0.1)
+    assessed = _behaviour(contract, {"worst_class_drop": drop}, {"worst_class_drop": interval})
+    found = "broken" if assessed.broken else "undecided" if assessed.undecided else "met"
+    assert found == outcome
+    assert "worst class drop <= 0.1" in contract.describe()
+
+
+def test_a_behaviour_promise_on_a_figure_not_measured_is_broken() -> None:
+    assessed = _behaviour(Contract(min_agreement=0.9, max_class_drop=0.2), {}, {})
+    assert len(assessed.broken) == 2 and "not measured" in assessed.broken[0]

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accel.artifacts.models import Classifier
-from accel.measure.predictors import OrtPredictor, Predictor, TorchPredictor
+from accel.measure.predictors import OrtPredictor, Predictor, ScoringPredictor, TorchPredictor
 from accel.techniques import BuildContext, builtin_registry
 from tests.conftest import TINY_LABELS
 
@@ -62,6 +62,21 @@ def test_empty_batch(predictor: Predictor) -> None:
 
 def test_size_is_measured_from_the_artifact(predictor: Predictor) -> None:
     assert predictor.size_bytes() > 0
+
+
+@SETTINGS
+@given(batch=st.lists(texts, min_size=1, max_size=6))
+def test_classify_gives_the_labels_and_their_probabilities(
+    predictor: Predictor, batch: list[str]
+) -> None:
+    """Every built-in predictor scores: one distribution per text, over its labels, whose
+    argmax is what ``predict`` answers."""
+    assert isinstance(predictor, ScoringPredictor)
+    labels, probabilities = predictor.classify(batch)
+    assert labels == predictor.predict(batch)
+    assert probabilities.shape == (len(batch), len(predictor.labels))
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    assert [predictor.labels[i] for i in probabilities.argmax(axis=1)] == labels
 
 
 def test_int8_is_smaller_than_fp32(tiny_context: BuildContext) -> None:

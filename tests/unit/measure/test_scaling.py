@@ -8,15 +8,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accel import matrix as matrix_module
 from accel.artifacts.models import Classifier
 from accel.matrix import Matrix, RunConfig
+from accel.measure import scaling as scaling_module
 from accel.measure.predictors import TorchPredictor
-from accel.measure.records import LENGTH_PREFIX, SECONDS_KEY, THROUGHPUT_PREFIX, Cell
+from accel.measure.records import LENGTH_PREFIX, SECONDS_KEY, THROUGHPUT_PREFIX
 from accel.measure.scaling import (
     SweepPlan,
     length_inputs,
     measure_length_sweep,
+    scaling_figures,
     text_of_length,
 )
 from accel.techniques import builtin_registry
@@ -94,7 +95,7 @@ def test_a_cell_reports_its_scaling_figures(
     tiny_classifier: Classifier, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The matrix wires the sweep and the throughput into the cell's ``reported`` figures."""
-    monkeypatch.setitem(matrix_module.THROUGHPUT_MIN_SECONDS, "cpu", 0.0)
+    monkeypatch.setitem(scaling_module.THROUGHPUT_MIN_SECONDS, "cpu", 0.0)
     config = RunConfig(sweep=SweepPlan(lengths=(16, 32), warmup=0, calls=1, min_seconds=0))
     matrix = Matrix(config, builtin_registry())
     matrix.__dict__["reference"] = tiny_classifier  # the cached properties, pre-filled
@@ -102,7 +103,9 @@ def test_a_cell_reports_its_scaling_figures(
     predictor = TorchPredictor(
         "tiny", tiny_classifier.model, tiny_classifier.tokenizer, tiny_classifier.labels
     )
-    figures = matrix._scaling(Cell("fp32", "cpu"), predictor)
+    figures = scaling_figures(
+        predictor, "cpu", matrix.length_inputs, matrix.test_texts, config.sweep
+    )
     assert sorted(figures) == sorted(
         [f"{LENGTH_PREFIX}16", f"{LENGTH_PREFIX}32", SECONDS_KEY]
         + [f"{THROUGHPUT_PREFIX}{b}" for b in (1, 8, 32)]

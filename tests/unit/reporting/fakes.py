@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from accel.measure.behaviour import Behaviour, Outputs, compare_outputs
 from accel.measure.records import Accuracy, Cell, CellResult, Latency, Speedup
 from accel.reporting.measurements import Interval, LatencyMs, Metrics, Reference
 from accel.reporting.schema import CellRecord, RunRecord
@@ -38,6 +39,7 @@ def cell_record(
     status: str = "pass",
     verdict: str = "pass",
     extra: dict[str, float] | None = None,
+    behaviour: Behaviour | None = None,
 ) -> CellRecord:
     """A measured cell with exact figures (a 3% speedup interval either side)."""
     return CellRecord(
@@ -54,7 +56,16 @@ def cell_record(
         reported=scaling(p50),
         machine={"cpu": "Synthetic CPU", "threads": 1, "device": name.split("/")[1], "gpu": None},
         model={"checkpoint": "embedded", "fingerprint": "sha256:0123"},
+        behaviour=behaviour.to_dict() if behaviour else None,
     )
+
+
+def behaviour(lost: int) -> Behaviour:
+    """A cell that gets ``lost`` of class a's 30 utterances wrong where the reference (right on
+    every utterance of classes a and b) does not, against the label-only reference."""
+    truth = ["a"] * 30 + ["b"] * 30
+    cell = ["b"] * lost + ["a"] * (30 - lost) + ["b"] * 30
+    return compare_outputs(Outputs(tuple(cell)), Outputs(tuple(truth)), truth)
 
 
 def write_run(path: Path, cells: list[CellRecord], settings: dict[str, Any] | None = None) -> Path:
@@ -62,9 +73,11 @@ def write_run(path: Path, cells: list[CellRecord], settings: dict[str, Any] | No
     return path
 
 
-def cell_result(cell: str, speedup: float = 8.0, rounds: int = 10) -> CellResult:
+def cell_result(
+    cell: str, speedup: float = 8.0, rounds: int = 10, lost: int | None = None
+) -> CellResult:
     """A measured CellResult, as the matrix returns it: constant durations, so the speedup's
-    interval is the speedup itself."""
+    interval is the speedup itself; with :func:`behaviour` when ``lost`` is given."""
     technique, device = cell.split("/")
     ref = Latency.from_values([0.008] * 10)
     lat = Latency.from_values([0.008 / speedup] * 10)
@@ -88,4 +101,5 @@ def cell_result(cell: str, speedup: float = 8.0, rounds: int = 10) -> CellResult
         model={"checkpoint": "fake", "fingerprint": "sha256:fake"},
         reported={"compile_seconds": 12.5, "throughput_seq_per_s.b8": 1234.0},
         extra_metrics={"sparsity": 0.5, "compressed_size_mb": 14.0},
+        behaviour=None if lost is None else behaviour(lost),
     )

@@ -11,7 +11,7 @@ import pytest
 from accel.cli import main
 from accel.reporting.report import ReportError, read_run, write_report
 from accel.reporting.schema import CellRecord
-from tests.unit.reporting.fakes import cell_record, write_run
+from tests.unit.reporting.fakes import behaviour, cell_record, write_run
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -109,3 +109,20 @@ def test_a_run_without_measured_cells_is_an_error(tmp_path: Path) -> None:
     path.write_text(json.dumps({"run": {}, "cells": [{"cell": "fp32/cpu", "verdict": "ERROR"}]}))
     with pytest.raises(ReportError, match="no measured cell"):
         write_report(path, tmp_path / "out")
+
+
+def test_behaviour_adds_its_charts_and_table(tmp_path: Path) -> None:
+    run = write_run(
+        tmp_path / "run.json",
+        [
+            cell_record("fp32/cpu", 0.8647, 91.1, 11.0, 1.0, behaviour=behaviour(0)),
+            cell_record("ort-int8/cpu", 0.862, 22.9, 1.7, 6.5, behaviour=behaviour(2)),
+            cell_record("distilled/cpu", 0.86, 50.0, 5.5, 2.0, behaviour=behaviour(9)),
+        ],
+    )
+    written = {p.name for p in write_report(run, tmp_path / "out")}
+    assert {"agreement-vs-speedup-cpu.png", "class-drops-cpu.png"} <= written
+    text = (tmp_path / "out" / "report.md").read_text()
+    assert "Behaviour against the reference" in text
+    assert "| `distilled/cpu` | 0.8500 | 9 / 0 | - | - | a +0.300 | -15.00 [" in text
+    assert "| `fp32/cpu` | 1.0000" not in text  # the reference is not compared with itself

@@ -221,3 +221,13 @@ def test_run_warnings_are_written_and_read_back(tmp_path: Path) -> None:
     again = RunRecord.read(_write(tmp_path / "run.json", json.loads(run.to_json())))
     assert again.warnings == run.warnings
     assert "warnings" not in json.loads(RunRecord({}, ()).to_json())  # none: no key
+
+
+def test_behaviour_round_trips_through_the_run_json(tmp_path: Path) -> None:
+    cell = CellRecord.from_result(cell_result("ort-int8/cpu", lost=3), "pass", "pass")
+    assert cell.behaviour is not None and cell.behaviour["flips_to_wrong"] == 3
+    assert cell.behaviour["kl_mean"] is None and cell.behaviour["lacks"]  # label-only fakes
+    path = write_run(tmp_path / "run.json", [cell])
+    assert RunRecord.read(path).cells[0].behaviour == cell.behaviour
+    without = CellRecord.from_result(cell_result("ort-int8/cpu"), "pass", "pass")
+    assert "behaviour" not in without.to_dict()

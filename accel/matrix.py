@@ -169,6 +169,11 @@ class Matrix:
             self._scores[cell.id] = (accuracy, size_mb(predictor))
         return self._scores[cell.id]
 
+    def outputs(self, cell: Cell) -> Outputs:
+        """``cell``'s labels (and probabilities) on the test split, from its accuracy pass."""
+        self.score(cell)
+        return self._outputs[cell.id]
+
     def measure(self, cell: Cell) -> CellResult:
         """Measure ``cell`` (once; later calls return the same result or raise the same error)."""
         if cell.id not in self._results:
@@ -195,7 +200,7 @@ class Matrix:
                 predictor, cell.device, self.length_inputs, self.test_texts, self.config.sweep
             )
         behaviour = compare_outputs(
-            self._outputs[cell.id], self._outputs[reference_cell.id], self.test_references
+            self.outputs(cell), self.outputs(reference_cell), self.test_references
         )
         return CellResult(
             cell=cell,

@@ -70,6 +70,7 @@ def compare(
     model_matches: bool = True,
     latency_gated: bool = True,
     speedup_interval: SpeedupInterval | None = None,
+    ungated_note: str = "",
 ) -> list[Row]:
     """Rows for every gated metric present in both ``obtained`` and the baseline.
 
@@ -105,7 +106,7 @@ def compare(
         else:
             verdict = decide(spec.direction, value, reference, tol)
         if spec.timing and not latency_gated:
-            note = "other GPU, not gated"
+            note = ungated_note or "other GPU, not gated"
             verdict = "warn" if verdict == "worse" else verdict
         rows.append(Row(metric, value, reference, tol, verdict, note, interval, rule))
     return rows

@@ -79,7 +79,7 @@ class Drift:
 def _speedup_row(made: CellVerdict) -> str | None:
     """The verdict of the cell's latency-gated speedup row, or None when there is none."""
     for row in made.baseline.rows:
-        if row.metric == "speedup" and row.note != "other GPU, not gated":
+        if row.metric == "speedup" and not row.note.endswith("not gated"):
             return row.verdict
     return None
 

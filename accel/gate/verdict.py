@@ -17,9 +17,12 @@ from accel.gate.compare import Row, compare, explain, format_rows
 from accel.gate.contracts import Contract, Paired
 from accel.gate.identity import Match, match_model
 from accel.gate.metrics import METRICS, required
+from accel.measure.machine import Incomparable
 from accel.measure.records import Accuracy, CellResult
 
 SameMachine = Callable[[Mapping[str, Any], Mapping[str, Any]], bool]
+# Why a run's latency cannot be gated against a baseline's (None: it can).
+LatencyIncomparable = Callable[[Mapping[str, Any], Mapping[str, Any]], Incomparable | None]
 
 
 class Status(str, Enum):
@@ -190,7 +193,7 @@ def judge_baseline(
     baseline: Baseline | BaselineError | None,
     path: Path,
     same_machine: SameMachine,
-    gpu_differs: SameMachine,
+    latency_incomparable: LatencyIncomparable,
 ) -> Check:
     """The cell against its reviewed baseline file (``None``: there is none)."""
     cell = result.cell.id
@@ -204,23 +207,21 @@ def judge_baseline(
         return Check(Status.FAIL, "FAIL bad baseline", str(baseline), (str(baseline),))
     model = match_model(baseline.model, result.provenance())
     same_model = model.match is Match.SAME
-    other_gpu = gpu_differs(result.machine, baseline.machine)
+    other = latency_incomparable(result.machine, baseline.machine)
     rows = compare(
         result.metrics(),
         baseline,
         machine_matches=same_machine(result.machine, baseline.machine),
         model_matches=same_model,
-        latency_gated=not other_gpu,
+        latency_gated=other is None,
         speedup_interval=result.speedup_interval,
+        ungated_note=f"{other.note}, not gated" if other else "",
     )
     notes = []
     if model.match is Match.RETRAIN:
         notes.append(f"{model.why}: accuracy metrics were compared with retrain tolerances")
-    if other_gpu:
-        notes.append(
-            f"this GPU ({result.machine.get('gpu')}) is not the baseline's "
-            f"({baseline.machine.get('gpu')}): accuracy and size are gated, latency only warns"
-        )
+    if other:
+        notes.append(f"{other.why}: accuracy and size are gated, latency only warns")
     detail = f"{format_rows(rows)}\n" + explain(rows) + "".join(f"note: {n}\n" for n in notes)
     if model.match is Match.CHANGED:
         message = (
@@ -240,12 +241,14 @@ def judge_baseline(
     warned = [r.metric for r in rows if r.verdict == "warn"]
     flags = (
         ([f"better: {', '.join(better)}"] if better else [])
-        + ([f"warn: {', '.join(warned)} on another GPU"] if warned else [])
+        + ([f"warn: {', '.join(warned)} on {other.where if other else '?'}"] if warned else [])
         + ([] if same_model else ["retrained model"])
     )
     summary = "pass" + (f" ({'; '.join(flags)})" if flags else "")
     warning = (
-        f"{cell}: slower than {path} on another GPU model, not gated:\n{detail}" if warned else ""
+        f"{cell}: slower than {path} on {other.where if other else '?'}, not gated:\n{detail}"
+        if warned
+        else ""
     )
     status = Status.BETTER if better else Status.PASS
     return Check(status, summary, rows=tuple(rows), warning=warning)
@@ -266,7 +269,7 @@ def judge(
     rival: Accuracy | None = None,
     update: bool = False,
     same_machine: SameMachine,
-    gpu_differs: SameMachine,
+    latency_incomparable: LatencyIncomparable,
 ) -> CellVerdict:
     """The verdict of one measured cell: its contract, and its baseline (or, with ``update``,
     the fact that its baseline is rewritten from this run)."""
@@ -285,6 +288,6 @@ def judge(
     elif update:
         regression = Check(Status.WRITTEN, "baseline written")
     else:
-        regression = judge_baseline(result, baseline, path, same_machine, gpu_differs)
+        regression = judge_baseline(result, baseline, path, same_machine, latency_incomparable)
     previous = baseline if isinstance(baseline, Baseline) else None
     return CellVerdict(result.cell.id, promise, regression, result, previous)

@@ -21,6 +21,7 @@ from accel.gate.reference import reference_drift
 from accel.gate.verdict import CellVerdict, Check, Status
 from accel.matrix import RunConfig
 from accel.measure.intervals import LEVEL
+from accel.measure.machine import isa_difference
 from accel.measure.records import Cell
 from accel.measure.timing import BASELINE_ROUNDS, TimingPlan
 from accel.plugin import hookspecs
@@ -168,6 +169,16 @@ def _record(made: CellVerdict) -> CellRecord:
     return CellRecord.unmeasured(made.cell, status, text, reasons, skip_reason=skip)
 
 
+def _isa_differences(verdicts: list[CellVerdict]) -> list[str]:
+    """Each distinct difference between a judged cell's instruction sets and its baseline's."""
+    found = (
+        isa_difference(v.result.machine, v.against.machine)
+        for v in verdicts
+        if v.result is not None and v.against is not None
+    )
+    return list(dict.fromkeys(d for d in found if d))
+
+
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     state = _state(config)
     if not state.verdicts or config.option.collectonly:
@@ -178,7 +189,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         f"accel matrix: model={state.run.model}, threads={state.run.threads}, "
         f"rounds={state.run.plan.rounds}x{state.run.plan.block} calls "
         f"(deltas against {state.baselines_dir.name}/)"
-    )
+    ) + "".join(f"; {why}: latency only warns" for why in _isa_differences(verdicts))
     notes = [d.message() for d in reference_drift(verdicts, REFERENCE, state.same_machine)]
     terminalreporter.write_sep("=", "accel comparison table")
     terminalreporter.write(terminal_table(verdicts, title, notes))

@@ -31,7 +31,7 @@ from accel.gate.baselines import (
 )
 from accel.gate.reference import judge_reference
 from accel.matrix import Matrix, RunConfig, all_cells
-from accel.measure.machine import gpu_differs, same_machine
+from accel.measure.machine import latency_incomparable, same_machine
 from accel.measure.records import Cell
 from accel.plugin.options import REQUIRE_ENV, csv, required_cells
 from accel.techniques import REFERENCE, Registry, TechniqueError, builtin_registry
@@ -232,7 +232,7 @@ class AccelState:
             rival=rival,
             update=self.update,
             same_machine=self.same_machine,
-            gpu_differs=gpu_differs,
+            latency_incomparable=latency_incomparable,
         )
         if cell.technique == REFERENCE:  # the other cells of its device are judged by now
             made = judge_reference(made, list(self.verdicts.values()), self.same_machine)

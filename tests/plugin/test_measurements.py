@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.plugin.test_plugin import ARGS
+from tests.plugin.test_plugin import ARGS, BEHAVIOUR
 
 pytest_plugins = ["pytester"]
 
@@ -66,7 +66,7 @@ def test_update_writes_what_was_measured_and_the_next_run_passes_against_it(
         "size_mb": 20.0,
         "speedup": 6.25,
         "latency_ms": {"mean": 1.28, "p50": 1.28, "p90": 1.28, "p99": 1.28, "std": 0.0},
-    }
+    } | BEHAVIOUR
     assert doc["model"] == {
         "checkpoint": "fake",
         "fingerprint": "sha256:fake",

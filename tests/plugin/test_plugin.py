@@ -9,6 +9,11 @@ import torch
 
 pytest_plugins = ["pytester"]
 
+# What the matrix measures for every cell beside its accuracy: its behaviour against the
+# reference (in the fake inner measurements, a perfect agreement).
+BEHAVIOUR = {
+    "agreement": 1.0, "flips_to_wrong": 0.0, "kl_mean": 0.0, "ece": 0.04, "worst_class_drop": 0.0
+}
 # A conftest for the inner runs: the real plugin, with Matrix.measure replaced by a synthetic
 # result whose accuracy/speedup come from environment variables, patched per inner test only
 # (the outer session's real matrix must never see the fake).
@@ -21,6 +26,9 @@ import pytest
 from accel import matrix
 from accel.measure import records
 from accel.measure.records import Accuracy, Latency, Speedup
+
+
+BEHAVIOUR = json.loads(BEHAVIOUR_JSON)  # test_plugin.BEHAVIOUR
 
 
 def fake_measure(self, cell):
@@ -43,7 +51,8 @@ def fake_measure(self, cell):
         size_mb=20.0,
         timing=timing, build_seconds=0.1,
         reference_accuracy=Accuracy(0.87, 0.96, 0.5, 5500), reference_size_mb=90.0,
-        machine={"cpu": "fake", "threads": 1, "device": "cuda" if gpu else cell.device, "gpu": gpu},
+        machine={"cpu": "fake", "threads": 1, "device": "cuda" if gpu else cell.device, "gpu": gpu}
+        | ({"isa": json.loads(os.environ["FAKE_ISA"])} if "FAKE_ISA" in os.environ else {}),
         model={
             "checkpoint": "fake",
             "fingerprint": "sha256:fake",
@@ -54,7 +63,7 @@ def fake_measure(self, cell):
             {"kind": "onnx", "key": "k1", "definition": os.environ.get("FAKE_DEFINITION", "def-1")},
         ),
         reported=reported if os.environ.get("FAKE_REPORTED") else {},
-        extra_metrics=json.loads(os.environ.get("FAKE_EXTRA", "{}")),
+        extra_metrics=json.loads(os.environ.get("FAKE_EXTRA", "{}")) | BEHAVIOUR,
     )
 
 
@@ -72,6 +81,7 @@ def fake_matrix(monkeypatch):
             raise RuntimeError(os.environ["FAKE_SCORE_ERROR"])
         monkeypatch.setattr(matrix.Matrix, "score", broken)
 """
+INNER_CONFTEST = INNER_CONFTEST.replace("BEHAVIOUR_JSON", repr(json.dumps(BEHAVIOUR)))
 INNER_TEST = "from accel.plugin.suite import test_baseline, test_contract  # noqa: F401\n"
 ARGS = ("--accel-techniques=ort-int8", "--accel-device=cpu", "-p", "no:cacheprovider")
 
@@ -184,7 +194,7 @@ def test_on_another_gpu_latency_warns(
     result.assert_outcomes(passed=2, warnings=1)
     result.stdout.fnmatch_lines(
         [
-            "*slower than*on another GPU model, not gated*",
+            "*slower than*on another GPU, not gated*",
             "*speedup*4.0000*8.0000*warn (other GPU, not gated)*",
             "*ort-int8/cpu*pass (warn: speedup on another GPU)*",
         ]
@@ -193,6 +203,25 @@ def test_on_another_gpu_latency_warns(
     inner.runpytest(*ARGS).assert_outcomes(failed=2)
     monkeypatch.setenv("FAKE_GPU", "NVIDIA A100-SXM4-40GB")  # the baseline's own GPU: gated
     monkeypatch.setenv("FAKE_ACCURACY", "0.87")
+    inner.runpytest(*ARGS).assert_outcomes(passed=1, failed=1)
+
+
+def test_on_other_instruction_sets_latency_warns_and_the_title_says_why(
+    inner: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_ISA", '["avx2", "avx512f", "avx512_vnni"]')
+    inner.runpytest(*ARGS, "--accel-update-baselines").assert_outcomes(passed=2)
+    monkeypatch.setenv("FAKE_ISA", '["avx2"]')
+    monkeypatch.setenv("FAKE_SPEEDUP", "4.0")
+    result = inner.runpytest(*ARGS)
+    result.assert_outcomes(passed=2, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*accel matrix: *this CPU's instruction sets differ from the baseline's*",
+            "*ort-int8/cpu*pass (warn: speedup on other instruction sets)*",
+        ]
+    )
+    monkeypatch.setenv("FAKE_ISA", '["avx512_vnni", "avx512f", "avx2"]')  # the same sets
     inner.runpytest(*ARGS).assert_outcomes(passed=1, failed=1)
 
 

@@ -22,7 +22,14 @@ from accel.gate.compare import compare, decide, explain, format_rows
 from accel.gate.latency import SPEEDUP_MARGIN
 from accel.gate.metrics import HIGHER, Tolerance
 from accel.measure.intervals import SpeedupInterval
-from accel.measure.machine import gpu_differs
+from accel.measure.machine import (
+    KERNEL_ISA,
+    gpu_differs,
+    isa_difference,
+    latency_incomparable,
+    machine_record,
+    same_machine,
+)
 
 DIRECTIONS = {m.name: m.direction for m in gated.METRICS.values()}
 REQUIRED_METRICS = gated.required()
@@ -426,3 +433,30 @@ def test_every_committed_baseline_is_valid() -> None:
     assert paths
     for path in paths:
         assert read_baseline(path).cell == f"{path.stem}/{path.parent.name}"
+
+
+def test_other_instruction_sets_make_latency_incomparable() -> None:
+    """A CPU whose kernel instruction sets differ from the baseline's (int8 without VNNI, say)
+    gates accuracy and size, and only warns on latency; an older baseline without the record
+    compares as before."""
+    base = {"device": "cpu", "gpu": None, "cpu": "x", "threads": 1}
+    vnni = base | {"isa": ["avx2", "avx512f", "avx512_vnni"]}
+    avx2 = base | {"isa": ["avx2"]}
+    assert isa_difference(avx2, vnni) == (
+        "this CPU's instruction sets differ from the baseline's (lacks avx512_vnni, avx512f)"
+    )
+    assert isa_difference(vnni, vnni | {"isa": ["avx512_vnni", "avx2", "avx512f"]}) is None
+    assert isa_difference(vnni, base) is None  # the baseline has no record: cannot tell
+    assert not same_machine(avx2, vnni) and same_machine(vnni, dict(vnni))
+    other = latency_incomparable(avx2, vnni)
+    assert other is not None and other.note == "other instruction sets"
+    assert latency_incomparable(vnni, vnni) is None
+    h100 = base | {"device": "cuda", "gpu": "H100"}
+    gpu = latency_incomparable(h100, h100 | {"gpu": "A100"})
+    assert gpu is not None and gpu.where == "another GPU" and "A100" in gpu.why
+
+
+def test_the_machine_record_names_the_instruction_sets() -> None:
+    record = machine_record("cpu", 1)
+    assert set(record["isa"]) <= set(KERNEL_ISA)
+    assert isinstance(record["torch_cpu_capability"], str)

@@ -210,7 +210,7 @@ class Matrix:
             build_seconds=self._build_seconds[cell.id],
             reference_accuracy=ref_accuracy,
             reference_size_mb=ref_size,
-            machine=machine_record(cell.device, self.config.threads),
+            machine=machine_record(cell.device, self.config.threads) | _provider(predictor),
             model=self._model_record(cell),
             artifacts=tuple(a.record() for a in self._artifacts[cell.id]),
             reported=reported,
@@ -268,3 +268,9 @@ class Matrix:
     def results(self) -> list[CellResult]:
         """The cells measured so far, successfully."""
         return [r for r in self._results.values() if isinstance(r, CellResult)]
+
+
+def _provider(predictor: Predictor) -> dict[str, str]:
+    """The ONNX Runtime execution provider an ONNX cell ran on (empty for other cells)."""
+    providers = getattr(getattr(predictor, "session", None), "get_providers", None)
+    return {"execution_provider": str(providers()[0])} if callable(providers) else {}

@@ -128,3 +128,16 @@ def test_a_hooks_extra_figures_join_the_cells_gated_metrics(
     assert result.metrics()["robustness"] == 0.97
     assert result.metrics()["agreement"] == 1.0  # the behaviour's, beside the hook's
     assert seen == [f"{A.id}:{A.id}"]
+
+
+def test_an_onnx_cell_records_its_execution_provider() -> None:
+    class Session:
+        def get_providers(self) -> list[str]:
+            return ["CPUExecutionProvider"]
+
+    class Ort(Named):
+        session = Session()
+
+    ort = Ort("ort-int8/cpu")
+    assert matrix_module._provider(ort) == {"execution_provider": "CPUExecutionProvider"}
+    assert matrix_module._provider(Named("fp32/cpu")) == {}

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -221,3 +223,14 @@ def test_run_warnings_are_written_and_read_back(tmp_path: Path) -> None:
     again = RunRecord.read(_write(tmp_path / "run.json", json.loads(run.to_json())))
     assert again.warnings == run.warnings
     assert "warnings" not in json.loads(RunRecord({}, ()).to_json())  # none: no key
+
+
+def test_a_gated_figure_not_measured_is_left_out_of_the_run_json(tmp_path: Path) -> None:
+    """A failed serving process leaves NaN ratios (the verdict fails them); the file still
+    holds only finite numbers, so that `accel report` reads it."""
+    result = cell_result("ort-int8/cpu")
+    failed = replace(result, extra_metrics=result.extra_metrics | {"memory_ratio": math.nan})
+    cell = CellRecord.from_result(failed, "fail", "FAIL memory_ratio")
+    assert "memory_ratio" not in cell.to_dict()["metrics"]
+    run = RunRecord(SETTINGS, (cell,))
+    assert RunRecord.read(_write(tmp_path / "run.json", json.loads(run.to_json()))) == run

@@ -21,6 +21,7 @@ from accel.measure.behaviour import Outputs, compare_outputs
 from accel.measure.machine import machine_record
 from accel.measure.records import Accuracy, Cell, CellResult, Speedup
 from accel.measure.scaling import SweepPlan, length_inputs, scaling_figures
+from accel.measure.serving import ServingRun
 from accel.measure.timing import TimingPlan, measure_speedups
 from accel.techniques import REFERENCE, BuildContext, Registry
 from accel.validation import check_at_least
@@ -50,6 +51,8 @@ class RunConfig:
     # The length sweep and throughput of every cell (ungated, for the report).
     scaling: bool = True
     sweep: SweepPlan = field(default_factory=SweepPlan)
+    # Peak memory and load time of every cell, each in a fresh process (accel.measure.serving).
+    serving: bool = True
     # Techniques whose cached artifacts are rebuilt (once each); "all": every technique's.
     rebuild: frozenset[str] = frozenset()
 
@@ -202,6 +205,8 @@ class Matrix:
         behaviour = compare_outputs(
             self.outputs(cell), self.outputs(reference_cell), self.test_references
         )
+        # In fresh processes, after the timing phase (never during it); none if turned off.
+        served, ratios = self.serving.figures(cell.id, cell.device, predictor)
         return CellResult(
             cell=cell,
             accuracy=accuracy,
@@ -213,8 +218,9 @@ class Matrix:
             machine=machine_record(cell.device, self.config.threads) | _provider(predictor),
             model=self._model_record(cell),
             artifacts=tuple(a.record() for a in self._artifacts[cell.id]),
-            reported=reported,
+            reported=reported | served,
             extra_metrics=dict(getattr(predictor, "extra_metrics", {}))
+            | ratios
             | dict(self._cell_metrics(cell, predictor) if self._cell_metrics else {})
             | behaviour.gated(),
             behaviour=behaviour,
@@ -242,6 +248,11 @@ class Matrix:
                 reference, ready, self.latency_queries, self.config.plan
             )
         return self._timings[cell.id]
+
+    @cached_property
+    def serving(self) -> ServingRun:
+        reference = lambda device: self.predictor(Cell(REFERENCE, device))  # noqa: E731
+        return ServingRun(self.latency_queries, self.config.threads, reference, self.config.serving)
 
     @cached_property
     def length_inputs(self) -> dict[int, str]:

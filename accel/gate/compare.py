@@ -89,6 +89,9 @@ def compare(
             continue
         tol = baseline.tolerances.get(metric) or spec.tolerance
         value, reference = obtained.get(metric, math.nan), base[metric]  # nan: not measured
+        if metric not in obtained and spec.skippable:
+            rows.append(Row(metric, math.nan, reference, tol, "skipped", "not tried in this run"))
+            continue
         if spec.machine_bound and not machine_matches:
             rows.append(Row(metric, value, reference, tol, "skipped", "other machine"))
             continue

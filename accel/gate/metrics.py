@@ -92,6 +92,9 @@ class GatedMetric:
     timing: bool = False
     # When the model's fingerprint differs from the baseline's, at least this tolerance.
     retrain_tolerance: Tolerance | None = None
+    # Absent from a run that did not try to measure it (turned off, or the cell cannot be
+    # measured so), a "skipped" row rather than a failure; NaN (tried, and failed) still fails.
+    skippable: bool = False
     # The values a measurement or a baseline may hold; anything else is "not measured" in a run
     # and a bad baseline in a file.
     domain: Domain = POSITIVE
@@ -185,6 +188,15 @@ for _metric in (
     # Pruning: the fraction of zero weights, and the compressed artifact's size.
     GatedMetric("sparsity", HIGHER, "", Tolerance(abs=0.005), domain=FRACTION),
     GatedMetric("compressed_size_mb", LOWER, "MB", Tolerance(rel=0.02), fmt=".1f"),
+    # Serving, each in a fresh process, as ratios to the reference's in the same run
+    # (accel.measure.serving): peak resident memory, and the CPU time from the artifact on disk
+    # to the first answer. Tolerances: 3x the spread measured between fresh processes, rounded
+    # up (docs/serving.md, benchmarks/serving-spread.json).
+    GatedMetric("memory_ratio", LOWER, "x", Tolerance(rel=0.02), fmt=".3f", skippable=True),
+    GatedMetric(
+        "load_time_ratio", LOWER, "x", Tolerance(rel=0.40), fmt=".3f", timing=True,
+        skippable=True,
+    ),
 ):
     declare(_metric)
 

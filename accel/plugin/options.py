@@ -107,6 +107,13 @@ OPTIONS: tuple[Option, ...] = (
         flag=True,
     ),
     Option(
+        "no-serving",
+        "Skip the serving figures of every cell: peak resident memory and load time (artifact "
+        "on disk to first answer), each measured in a fresh process, and their ratios to the "
+        "reference, memory_ratio and load_time_ratio (gated where a baseline has them).",
+        flag=True,
+    ),
+    Option(
         "rebuild",
         "Comma-separated techniques whose cached artifacts (trained models, graphs) are built "
         "anew in this run, each once; 'fp32' rebuilds the embedded teacher, 'all' everything. "

@@ -15,6 +15,7 @@ run without the measurement stack.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,10 +90,10 @@ class CellRecord:
                 size_mb=result.size_mb,
                 speedup=timing.speedup,
                 latency_ms=LatencyMs.of(timing.cell),
-                extra={
+                extra={  # one not measured (NaN: a failed serving process) is left out
                     k: v
                     for k, v in result.extra_metrics.items()
-                    if k not in Metrics.NAMED + Metrics.DERIVED
+                    if k not in Metrics.NAMED + Metrics.DERIVED and math.isfinite(v)
                 },
             ),
             speedup_cv=timing.cv,

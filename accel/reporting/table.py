@@ -12,6 +12,7 @@ from rich.table import Table
 
 from accel.gate.metrics import METRICS
 from accel.gate.verdict import CellVerdict
+from accel.measure import serving
 from accel.measure.intervals import LEVEL
 from accel.measure.records import LENGTH_PREFIX, SECONDS_KEY, THROUGHPUT_PREFIX, CellResult
 from accel.techniques import REFERENCE
@@ -112,7 +113,7 @@ def _ci(result: CellResult) -> str:
 
 
 def reported_figures(verdicts: Sequence[CellVerdict]) -> list[tuple[str, str]]:
-    """(cell, text) for every cell with ungated figures: compile time, throughput."""
+    """(cell, text) for every cell with ungated figures: compile time, throughput, serving."""
     out = []
     for o in verdicts:
         figures = dict(o.result.reported) if o.result else {}
@@ -140,6 +141,13 @@ def reported_figures(verdicts: Sequence[CellVerdict]) -> list[tuple[str, str]]:
             parts.append(f"p50 ms at {'/'.join(sweep)} tokens: {values}")
         if SECONDS_KEY in figures:
             parts.append(f"(scaling took {figures.pop(SECONDS_KEY):.1f} s)")
+        served = {
+            k.removeprefix(serving.PREFIX): figures.pop(k)
+            for k in list(figures)
+            if k.startswith(serving.PREFIX)
+        }
+        if served:
+            parts.append(serving.describe(served))
         parts += [f"{k} {v:g}" for k, v in figures.items()]
         out.append((o.cell, "; ".join(parts)))
     return out

@@ -115,9 +115,22 @@ def test_help_lists_every_option(inner: pytest.Pytester) -> None:
         "--accel-json=PATH",
         "--accel-data=PATH",
         "--accel-no-scaling",
+        "--accel-no-serving",
         "--accel-require=CELLS",
     ):
         assert option in out
+
+
+def test_the_serving_figures_are_on_unless_turned_off(inner: pytest.Pytester) -> None:
+    inner.makepyfile(
+        test_serving_option="""
+def test_serving(accel_state):
+    print("SERVING", accel_state.run.serving, accel_state.matrix.config.serving)
+"""
+    )
+    args = ("-k", "test_serving", "-s", "-p", "no:cacheprovider")
+    inner.runpytest(*args).stdout.fnmatch_lines(["*SERVING True True*"])
+    inner.runpytest(*args, "--accel-no-serving").stdout.fnmatch_lines(["*SERVING False False*"])
 
 
 def test_cells_are_technique_by_device(inner: pytest.Pytester) -> None:

@@ -10,6 +10,7 @@ import pytest
 from accel import matrix as matrix_module
 from accel.artifacts.models import Classifier
 from accel.matrix import Matrix, RunConfig
+from accel.measure import serving
 from accel.measure.behaviour import Outputs
 from accel.measure.predictors import Predictor
 from accel.measure.records import Accuracy, Cell, Latency, Speedup
@@ -53,7 +54,7 @@ def phases(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
 
 
 def _matrix(monkeypatch: pytest.MonkeyPatch) -> Matrix:
-    m = Matrix(RunConfig(plan=TimingPlan(rounds=2)), builtin_registry())
+    m = Matrix(RunConfig(plan=TimingPlan(rounds=2), serving=False), builtin_registry())
     m.__dict__["latency_queries"] = ["q"]
     for cell in (REF, A, B, BAD, GPU, Cell("fp32", "cuda")):
         m._predictors[cell.id] = Named(cell.id)
@@ -113,7 +114,8 @@ def test_a_hooks_extra_figures_join_the_cells_gated_metrics(
         seen.append(f"{cell.id}:{predictor.name}")
         return {"robustness": 0.97}
 
-    m = Matrix(RunConfig(plan=TimingPlan(rounds=2), scaling=False), builtin_registry(), extra)
+    config = RunConfig(plan=TimingPlan(rounds=2), scaling=False, serving=False)
+    m = Matrix(config, builtin_registry(), extra)
     m.__dict__["latency_queries"] = ["q"]
     m.__dict__["reference"] = Classifier(None, None, (), "ref", "sha256:ref")
     for cell in (REF, A):
@@ -141,3 +143,36 @@ def test_an_onnx_cell_records_its_execution_provider() -> None:
     ort = Ort("ort-int8/cpu")
     assert matrix_module._provider(ort) == {"execution_provider": "CPUExecutionProvider"}
     assert matrix_module._provider(Named("fp32/cpu")) == {}
+
+
+def test_the_serving_figures_join_the_cell_after_its_timing(
+    monkeypatch: pytest.MonkeyPatch, phases: list[list[str]]
+) -> None:
+    """Peak memory and load time, measured after the timing phase: raw figures reported,
+    ratios to the reference gated (``accel.measure.serving``, faked here)."""
+    served: list[str] = []
+
+    def measure(predictor: Predictor, queries: Sequence[str], threads: int, cell: str) -> Any:
+        served.append(f"{cell} after {len(phases)} phase(s)")
+        peak = 400.0 if cell.startswith("fp32") else 300.0
+        load = 2.0 if cell.startswith("fp32") else 0.5
+        return serving.Serving(200.0, peak, 3 * load, (), load_cpu_seconds=load)
+
+    monkeypatch.setattr(serving, "measure", measure)
+    m = _matrix(monkeypatch)
+    m.__dict__["reference"] = Classifier(None, None, (), "ref", "sha256:ref")
+    m.config = RunConfig(plan=TimingPlan(rounds=2), scaling=False)
+    for cell in (REF, A):
+        m._build_seconds[cell.id] = 0.0
+        m._artifacts[cell.id] = ()
+        m._outputs[cell.id] = Outputs(("x",))  # what score() keeps
+    m.__dict__["test_references"] = ["x"]
+    result = m.measure(A)
+    assert served == ["ort-int8/cpu after 1 phase(s)", "fp32/cpu after 1 phase(s)"]
+    assert {k: result.extra_metrics[k] for k in ("memory_ratio", "load_time_ratio")} == {
+        "memory_ratio": 0.75,
+        "load_time_ratio": 0.25,
+    }
+    assert result.metrics()["memory_ratio"] == 0.75
+    assert result.reported["serving.peak_rss_mb"] == 300.0
+    assert result.reported["serving.reference_peak_rss_mb"] == 400.0

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -231,3 +233,14 @@ def test_behaviour_round_trips_through_the_run_json(tmp_path: Path) -> None:
     assert RunRecord.read(path).cells[0].behaviour == cell.behaviour
     without = CellRecord.from_result(cell_result("ort-int8/cpu"), "pass", "pass")
     assert "behaviour" not in without.to_dict()
+
+
+def test_a_gated_figure_not_measured_is_left_out_of_the_run_json(tmp_path: Path) -> None:
+    """A failed serving process leaves NaN ratios (the verdict fails them); the file still
+    holds only finite numbers, so that `accel report` reads it."""
+    result = cell_result("ort-int8/cpu")
+    failed = replace(result, extra_metrics=result.extra_metrics | {"memory_ratio": math.nan})
+    cell = CellRecord.from_result(failed, "fail", "FAIL memory_ratio")
+    assert "memory_ratio" not in cell.to_dict()["metrics"]
+    run = RunRecord(SETTINGS, (cell,))
+    assert RunRecord.read(_write(tmp_path / "run.json", json.loads(run.to_json()))) == run

@@ -151,8 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
         "and p50 latency against input length, one of each per device. Several JSONs (the "
         "shards of accel run --shard I/N) are merged first: DIR/accel-run.json, the table on "
         "stdout and appended to $GITHUB_STEP_SUMMARY when set; exit 1 when a merged cell "
-        "failed or errored, 2 when the JSONs cannot be merged (a clash, a missing shard, "
-        "settings that disagree), else 0.",
+        "failed or errored, 2 when they cannot be merged (a clash, a missing shard, settings "
+        "that disagree) or reported, else 0. One JSON, no --expect-*: the report, as before.",
     )
     report.add_argument(
         "run_json", nargs="+", metavar="RUN_JSON", help="the run's JSON, or several to merge"

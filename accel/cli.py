@@ -49,8 +49,14 @@ def _show(args: argparse.Namespace, _: list[str]) -> int:
 def _report(args: argparse.Namespace, _: list[str]) -> int:
     from accel.reporting.report import ReportError, write_report
 
+    paths = [Path(p) for p in args.run_json]
+    if len(paths) > 1 or args.expect_shards is not None or args.expect_cells:
+        from accel.reporting.merged import report_merged
+
+        cells = [c.strip() for c in (args.expect_cells or "").split(",") if c.strip()]
+        return report_merged(paths, Path(args.out), args.expect_shards, cells)
     try:
-        written = write_report(Path(args.run_json), Path(args.out))
+        written = write_report(paths[0], Path(args.out))
     except ReportError as exc:
         print(f"accel report: {exc}", file=sys.stderr)
         return 1
@@ -138,21 +144,33 @@ def build_parser() -> argparse.ArgumentParser:
     show.set_defaults(handler=_show)
     report = sub.add_parser(
         "report",
-        help="write a Markdown report and PNG plots from a run's JSON",
+        help="write a Markdown report and PNG plots from a run's JSON, or merge shards' JSONs",
         description="Read the JSON of a run (pytest --accel-json, accel run --json) and write "
         "DIR/report.md with the comparison, length sweep and throughput tables, beside PNG "
         "plots: accuracy against p50 latency (bubble area = size, reference accuracy dashed) "
-        "and p50 latency against input length, one of each per device.",
+        "and p50 latency against input length, one of each per device. Several JSONs (the "
+        "shards of accel run --shard I/N) are merged first: DIR/accel-run.json, the table on "
+        "stdout and appended to $GITHUB_STEP_SUMMARY when set; exit 1 when a merged cell "
+        "failed or errored, 2 when they cannot be merged (a clash, a missing shard, settings "
+        "that disagree) or reported, else 0. One JSON, no --expect-*: the report, as before.",
     )
     report.add_argument(
-        "run_json", metavar="RUN_JSON", help="the run's JSON file (pytest --accel-json PATH)"
+        "run_json", nargs="+", metavar="RUN_JSON", help="the run's JSON, or several to merge"
     )
     report.add_argument(
         "--out",
         default="reports/accel-report",
         metavar="DIR",
-        help="directory for report.md and the PNG plots (default: %(default)s)",
+        help="directory for report.md, the PNG plots and a merged run's accel-run.json "
+        "(default: %(default)s)",
     )
+    expect = {
+        "--expect-shards": "merge: the JSONs must be shards 1/N to N/N, each once (one missing "
+        "is an error)",
+        "--expect-cells": "merge: comma-separated cells (ort-int8/cpu,...) each in one JSON",
+    }
+    report.add_argument("--expect-shards", type=int, metavar="N", help=expect["--expect-shards"])
+    report.add_argument("--expect-cells", metavar="CELLS", help=expect["--expect-cells"])
     report.set_defaults(handler=_report)
     search = sub.add_parser(
         "distill-search",

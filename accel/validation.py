@@ -7,6 +7,7 @@ nothing of accel's: any layer may use it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from typing import Any, Literal
 
@@ -63,3 +64,11 @@ def check_ordered(obj: object, lower: str, upper: str) -> None:
     low, high = getattr(obj, lower), getattr(obj, upper)
     if not high >= low:
         raise ValueError(f"`{upper}` ({high}) must be >= `{lower}` ({low})")
+
+
+def parse_shard(value: str) -> tuple[int, int]:
+    """A shard ``I/N`` (shard I of N, 1 <= I <= N) as (I, N); else a ValueError naming the form."""
+    found = re.fullmatch(r"([0-9]+)/([0-9]+)", value.strip())
+    if found and 1 <= int(found[1]) <= int(found[2]):
+        return int(found[1]), int(found[2])
+    raise ValueError(f"expected I/N with 1 <= I <= N (shard I of N, like 1/3), got {value!r}")

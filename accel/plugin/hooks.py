@@ -71,6 +71,7 @@ def pytest_configure(config: pytest.Config) -> None:
         devices_option=opt("accel_device"),
         rebuild_option=opt("accel_rebuild"),
         require_option=opt("accel_require"),
+        shard_option=opt("accel_shard"),
     )
     config.pluginmanager.register(state, NAME)
     config.addinivalue_line("markers", f"{MARKER}: a technique x device cell of the accel gate")
@@ -78,6 +79,8 @@ def pytest_configure(config: pytest.Config) -> None:
         _ = state.techniques, state.devices  # a bad name fails now, before any collection
     if state.rebuild_option is not None:
         _ = state.rebuild
+    if state.shard_option is not None:
+        state.check_shard()
     if state.require_option or os.environ.get(REQUIRE_ENV):
         _ = state.required
 
@@ -189,7 +192,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     title = (
         f"accel matrix: model={state.run.model}, threads={state.run.threads}, "
         f"rounds={state.run.plan.rounds}x{state.run.plan.block} calls "
-        f"(deltas against {state.baselines_dir.name}/)"
+        + (f"shard {state.shard_option} " if state.shard_option else "")
+        + f"(deltas against {state.baselines_dir.name}/)"
     ) + "".join(f"; {why}: latency only warns" for why in _isa_differences(verdicts))
     notes = [d.message() for d in reference_drift(verdicts, REFERENCE, state.same_machine)]
     terminalreporter.write_sep("=", "accel comparison table")
@@ -212,7 +216,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             "techniques": ",".join(state.techniques),
             "devices": ",".join(state.devices),
             "accel_version": __version__,
-        }
+        } | ({"shard": state.shard_option} if state.shard_option else {})
         run = RunRecord(settings, tuple(_record(v) for v in verdicts), warnings=tuple(notes))
         write_text_atomic(state.json_path, run.to_json())
         terminalreporter.write_line(f"accel results written to {state.json_path}")

@@ -9,6 +9,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from accel.validation import parse_shard
+
 PYTEST_PREFIX = "--accel-"
 CLI_PREFIX = "--"
 CLINC_PATH_ENV = "ACCEL_CLINC_PATH"
@@ -18,6 +20,19 @@ EMBEDDED = "embedded"
 DEFAULT_ROUNDS = 20  # accel.measure.timing.TimingPlan().rounds (a unit test keeps them equal)
 BASELINE_ROUNDS = 60  # accel.measure.timing.BASELINE_ROUNDS
 BLOCK = 25  # calls a block: accel.measure.timing.TimingPlan().block
+
+
+def shard_spec(value: str) -> tuple[int, int]:
+    """``I/N`` as (I, N), 1 <= I <= N; anything else is a usage error naming the valid form."""
+    try:
+        return parse_shard(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def shard_option(value: str) -> str:
+    """The ``shard`` option's type: the value checked by :func:`shard_spec`, as ``I/N``."""
+    return "{}/{}".format(*shard_spec(value))
 
 
 @dataclass(frozen=True)
@@ -125,6 +140,16 @@ OPTIONS: tuple[Option, ...] = (
         "baselines",
         "Directory of baseline files. Default: baselines/ under the rootdir.",
         metavar="DIR",
+    ),
+    Option(
+        "shard",
+        "Run one shard of the selected cells: I/N (1 <= I <= N) takes every Nth cell of the "
+        "matrix order (by device, then technique), starting at the Ith, so that N runs with "
+        "1/N ... N/N cover the selection once (each cell, the reference's row too, in exactly "
+        "one shard; every shard times its cells beside its own reference). Recorded in the run "
+        "JSON as `shard`; `accel report` merges the shards' JSONs. Default: every cell.",
+        metavar="I/N",
+        type=shard_option,
     ),
     Option(
         "json",

@@ -33,7 +33,7 @@ from accel.gate.reference import judge_reference
 from accel.matrix import Matrix, RunConfig, all_cells
 from accel.measure.machine import latency_incomparable, same_machine
 from accel.measure.records import Cell
-from accel.plugin.options import REQUIRE_ENV, csv, required_cells
+from accel.plugin.options import REQUIRE_ENV, csv, required_cells, shard_spec
 from accel.techniques import REFERENCE, Registry, TechniqueError, builtin_registry
 
 NAME = "accel_state"
@@ -52,6 +52,7 @@ class AccelState:
     devices_option: str | None
     rebuild_option: str | None = None
     require_option: str | None = None  # --accel-require; $ACCEL_REQUIRE adds to it
+    shard_option: str | None = None  # --accel-shard I/N, checked by its option type
     verdicts: dict[str, gate.CellVerdict] = field(default_factory=dict)
     errors: dict[str, BaseException] = field(default_factory=dict)
     _preflight: dict[str, str | None] = field(default_factory=dict)
@@ -161,7 +162,24 @@ class AccelState:
             registry = self.registry
         except pytest.UsageError as exc:
             raise pytest.Collector.CollectError(str(exc)) from exc
-        return all_cells(registry, self.techniques, self.devices)
+        return self._deal(all_cells(registry, self.techniques, self.devices))
+
+    def _deal(self, cells: list[Cell]) -> list[Cell]:
+        """This shard's cells (``--accel-shard I/N``): every Nth of the matrix order from the
+        Ith, so each cell, the reference's row included, is in exactly one shard."""
+        if self.shard_option is None:
+            return cells
+        index, count = shard_spec(self.shard_option)
+        return cells[index - 1 :: count]
+
+    def check_shard(self) -> None:
+        """A shard that the deal leaves empty is a usage error (its JSON would be missing)."""
+        every = all_cells(self.registry, self.techniques, self.devices)
+        if self.shard_option is not None and every and not self._deal(every):
+            raise pytest.UsageError(
+                f"--accel-shard {self.shard_option}: the selection has {len(every)} cell(s), "
+                f"fewer than the shards; use at most {len(every)} shards"
+            )
 
     def same_machine(self, obtained: Mapping[str, Any], baseline: Mapping[str, Any]) -> bool:
         """The ``pytest_accel_same_machine`` hook's answer, else the default rule."""

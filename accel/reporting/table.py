@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from rich import box
 from rich.console import Console
@@ -33,27 +33,42 @@ def _with_delta(
     return f"{text} ({value - base:+{fmt}})"
 
 
+def row(
+    cell: str,
+    figures: Mapping[str, float] | None,
+    base: Mapping[str, float],
+    ci: str,
+    verdict: str,
+) -> tuple[str, ...]:
+    """One row of :data:`COLUMNS`: ``figures`` (flat, ``latency_ms.p50`` style; None for a cell
+    not measured) each with its delta against ``base`` (the baseline's, where known), ``ci``
+    the speedup's interval text (:func:`ci_text`). Every table of cells renders through here."""
+    if figures is None:
+        return (cell, "-", "-", "-", "-", verdict)
+    return (
+        cell,
+        _with_delta(figures["accuracy"], base.get("accuracy"), ".4f"),
+        _with_delta(figures["size_mb"], base.get("size_mb"), ".1f", pct=True),
+        _with_delta(figures["latency_ms.p50"], base.get("latency_ms.p50"), ".2f", pct=True),
+        _with_delta(figures["speedup"], base.get("speedup"), ".2f", pct=True, interval=ci),
+        verdict,
+    )
+
+
+def ci_text(low: float, high: float) -> str:
+    """The speedup's interval as the speedup column shows it."""
+    return f" [{low:.2f}-{high:.2f}]"
+
+
 def rows(verdicts: Sequence[CellVerdict]) -> list[tuple[str, ...]]:
     """Table rows as strings: each metric with its delta against the baseline."""
     out: list[tuple[str, ...]] = []
     for o in verdicts:
         if o.result is None:
-            out.append((o.cell, "-", "-", "-", "-", o.summary))
+            out.append(row(o.cell, None, {}, "", o.summary))
             continue
-        m = o.result.metrics()
         b = o.against.flat_metrics() if o.against else {}
-        out.append(
-            (
-                o.cell,
-                _with_delta(m["accuracy"], b.get("accuracy"), ".4f"),
-                _with_delta(m["size_mb"], b.get("size_mb"), ".1f", pct=True),
-                _with_delta(m["latency_ms.p50"], b.get("latency_ms.p50"), ".2f", pct=True),
-                _with_delta(
-                    m["speedup"], b.get("speedup"), ".2f", pct=True, interval=_ci(o.result)
-                ),
-                o.summary,
-            )
-        )
+        out.append(row(o.cell, o.result.metrics(), b, _ci(o.result), o.summary))
     return out
 
 
@@ -109,7 +124,7 @@ def _ci(result: CellResult) -> str:
         interval = result.speedup_interval
     except ValueError:  # no rounds recorded
         return ""
-    return f" [{interval.low:.2f}-{interval.high:.2f}]"
+    return ci_text(interval.low, interval.high)
 
 
 def reported_figures(verdicts: Sequence[CellVerdict]) -> list[tuple[str, str]]:
@@ -158,13 +173,8 @@ def terminal_table(
 ) -> str:
     """The table as plain text for terminals and CI logs; ``notes``: warnings about the whole
     run (a reference slowdown), each a line under it."""
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
-    for column in COLUMNS:
-        table.add_column(column, justify="left" if column in ("cell", "verdict") else "right")
-    for row in rows(verdicts):
-        table.add_row(*row)
     buffer = io.StringIO()
-    Console(file=buffer, width=160, force_terminal=False, color_system=None).print(table)
+    buffer.write(text_grid(title, COLUMNS, rows(verdicts)))
     buffer.writelines(f"  WARNING {note}\n" for note in notes)
     extra = extra_figures(verdicts)
     if extra:
@@ -178,6 +188,18 @@ def terminal_table(
     if reported:
         buffer.write("  reported, not gated:\n")
         buffer.writelines(f"    {cell}: {text}\n" for cell, text in reported)
+    return buffer.getvalue()
+
+
+def text_grid(title: str, header: Sequence[str], body: Sequence[Sequence[str]]) -> str:
+    """A plain-text table for terminals and CI logs (cell and verdict left-aligned)."""
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+    for column in header:
+        table.add_column(column, justify="left" if column in ("cell", "verdict") else "right")
+    for line in body:
+        table.add_row(*line)
+    buffer = io.StringIO()
+    Console(file=buffer, width=160, force_terminal=False, color_system=None).print(table)
     return buffer.getvalue()
 
 

@@ -32,6 +32,7 @@ from accel.measure.scaling import (
     length_inputs,
     measure_length_sweep,
 )
+from accel.measure.scenarios import ScenarioRuns
 from accel.measure.timing import ThroughputPlan, TimingPlan, measure_speedups, measure_throughput
 from accel.techniques import REFERENCE, BuildContext, Registry
 from accel.validation import check_at_least
@@ -67,6 +68,8 @@ class RunConfig:
     sweep: SweepPlan = field(default_factory=SweepPlan)
     # Techniques whose cached artifacts are rebuilt (once each); "all": every technique's.
     rebuild: frozenset[str] = frozenset()
+    scenarios: bool = False  # LoadGen's scenarios per cell, logs under scenario_logs
+    scenario_logs: str = "reports/loadgen"
 
     def rebuilds(self, technique: str) -> bool:
         """Whether this run rebuilds ``technique``'s artifacts."""
@@ -112,6 +115,7 @@ class Matrix:
         self._results: dict[str, CellResult | BaseException] = {}
         self._timings: dict[str, Speedup] = {}
         self._together: list[Cell] = []
+        self.scenario_runs = ScenarioRuns(config.scenario_logs)  # runs nothing until asked
 
     def time_together(self, cells: Iterable[Cell]) -> None:
         """Declare the cells this run will measure, so that they are timed together."""
@@ -204,6 +208,11 @@ class Matrix:
         reported = dict(getattr(predictor, "reported", {}))
         if self.config.scaling:
             reported |= self._scaling(cell, predictor)
+        scenarios, ratios = (  # LoadGen's scenarios (accel.measure.scenarios), if asked for
+            self.scenario_runs.run(cell, REFERENCE, self.predictor, self.test_texts)
+            if self.config.scenarios
+            else (None, {})
+        )
         return CellResult(
             cell=cell,
             accuracy=accuracy,
@@ -217,7 +226,9 @@ class Matrix:
             artifacts=tuple(a.record() for a in self._artifacts[cell.id]),
             reported=reported,
             extra_metrics=dict(getattr(predictor, "extra_metrics", {}))
-            | dict(self._cell_metrics(cell, predictor) if self._cell_metrics else {}),
+            | dict(self._cell_metrics(cell, predictor) if self._cell_metrics else {})
+            | ratios,
+            scenarios=scenarios,
         )
 
     def timing(self, cell: Cell) -> Speedup:

@@ -86,6 +86,8 @@ def compare(
     for metric, spec in METRICS.items():
         if metric not in base or (metric not in obtained and metric not in optional):
             continue
+        if spec.only_when_measured and metric not in obtained:
+            continue  # e.g. a run without --accel-scenarios: not measured, not gated
         tol = baseline.tolerances.get(metric) or spec.tolerance
         value, reference = obtained.get(metric, math.nan), base[metric]  # nan: not measured
         if spec.machine_bound and not machine_matches:

@@ -12,6 +12,7 @@ import numpy as np
 from pytest_benchmark.stats import Stats
 
 from accel.measure.intervals import SpeedupInterval, speedup_interval
+from accel.measure.scenario_records import CellScenarios
 
 # Keys of the scaling figures in a cell's ``reported`` mapping (and the run JSON).
 LENGTH_PREFIX = "latency_p50_ms.tokens"  # + input length in tokens: p50 latency, ms
@@ -123,6 +124,8 @@ class CellResult:
     reported: dict[str, float] = field(default_factory=dict)
     # Gated figures a technique adds (sparsity, compressed_size_mb, ...).
     extra_metrics: dict[str, float] = field(default_factory=dict)
+    # LoadGen's SingleStream, Server and Offline scenarios (--accel-scenarios), else None.
+    scenarios: CellScenarios | None = None
 
     def provenance(self) -> dict[str, Any]:
         """What the cell was measured on, as results and baselines record it: ``model`` with

@@ -203,6 +203,8 @@ class AccelState:
             self.errors[cell.id] = exc
             made = gate.errored(cell.id, exc)
         self.verdicts[cell.id] = made
+        if made.result and made.result.scenarios and made.result.scenarios.interrupted:
+            raise KeyboardInterrupt(made.result.scenarios.message)  # recorded: the JSON has it
         return made
 
     def check_raised(self, cell: Cell, which: str, text: str) -> None:

@@ -4,7 +4,9 @@ Plots (matplotlib, Agg backend), one of each per device in the run:
 
 * ``accuracy-vs-latency-<device>.png``: the book's chart, accuracy against p50 latency, one
   labelled bubble per cell, bubble area proportional to size, the reference's accuracy dashed;
-* ``latency-vs-length-<device>.png``: p50 latency against input length, one line per cell.
+* ``latency-vs-length-<device>.png``: p50 latency against input length, one line per cell;
+* ``server-qps-vs-p99-<device>.png`` (a run with ``--accel-scenarios``): LoadGen's Server
+  search, completed QPS against p99 latency, one line per cell.
 
 The JSON is read and validated by :mod:`accel.reporting.schema` (its versions 1 and 2).
 """
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from accel.artifacts.cache import write_text_atomic
+from accel.reporting.scenario_report import scenario_markdown, server_chart
 from accel.reporting.schema import CellRecord, ReportError, RunRecord
 from accel.reporting.table import markdown_grid
 
@@ -192,6 +195,7 @@ def markdown(run: RunRecord, images: Mapping[str, list[str]]) -> str:
                     for c in cells
                 ],
             )
+    lines += scenario_markdown({c.cell: c.scenarios for c in measured if c.scenarios})
     text = "\n".join(lines)
     while "\n\n\n" in text:  # one blank line between blocks
         text = text.replace("\n\n\n", "\n\n")
@@ -218,6 +222,12 @@ def write_report(run_json: Path, out: Path) -> list[Path]:
             length_chart(cells, sweep, f"p50 latency against input length ({device})")
             images[device].append(sweep.name)
             written.append(sweep)
+        scenarios = {c.cell: c.scenarios for c in cells if c.scenarios}
+        if scenarios:
+            qps = out / f"server-qps-vs-p99-{device}.png"
+            server_chart(scenarios, qps, f"LoadGen Server: QPS against p99 ({device})")
+            images[device].append(qps.name)
+            written.append(qps)
     report = out / REPORT_NAME
     write_text_atomic(report, markdown(run, images))
     return [report, *written]

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from accel.measure.records import LENGTH_PREFIX, THROUGHPUT_PREFIX
 from accel.reporting.fields import Fields, ReportError, status_from_verdict
 from accel.reporting.measurements import Interval, LatencyMs, Metrics, Reference
+from accel.reporting.scenario_fields import read_scenarios
 
 if TYPE_CHECKING:
     from accel.measure.records import CellResult
@@ -55,6 +56,7 @@ class CellRecord:
     reported: dict[str, float] | None = None  # ungated: compile_seconds, throughput, sweep
     machine: dict[str, Any] | None = None
     model: dict[str, Any] | None = None
+    scenarios: dict[str, Any] | None = None  # LoadGen's (scenario_fields), when run
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -105,6 +107,7 @@ class CellRecord:
             reported=dict(result.reported),
             machine=dict(result.machine),
             model=result.provenance(),
+            scenarios=result.scenarios.to_dict() if result.scenarios else None,
         )
 
     @classmethod
@@ -155,6 +158,7 @@ class CellRecord:
             reported=r.number_map("reported"),
             machine=r.mapping("machine"),
             model=r.mapping("model"),
+            scenarios=read_scenarios(r.obj("scenarios")) if r.has("scenarios") else None,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -165,7 +169,8 @@ class CellRecord:
             out["skip_reason"] = self.skip_reason
         if self.metrics is None or self.reference is None:
             return out
-        return out | {
+        scenarios = {"scenarios": self.scenarios} if self.scenarios else {}
+        return out | scenarios | {
             "metrics": self.metrics.to_dict(),
             "speedup_cv": self.speedup_cv,
             "speedup_ci": self.speedup_ci and self.speedup_ci.to_dict(),

@@ -1,0 +1,125 @@
+"""LoadGen's scenarios in the table and the report: one line of figures per cell, the settings
+once, the Server search's QPS against p99 plot and a Markdown table. Everything reads the
+``scenarios`` object of the run JSON (:meth:`CellScenarios.to_dict`), so that the table (from
+a live result) and ``accel report`` (from the file) say the same. An INVALID figure shows as
+``INVALID (reason)``, never as a number."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from accel.measure.scenario_records import OFFLINE, OK, SERVER, SINGLE_STREAM, VALID
+
+REASON_CHARS = 120  # an INVALID reason, shortened in the table (the JSON keeps it whole)
+
+
+def _invalid(outcome: Mapping[str, Any], short: bool) -> str:
+    reason = str(outcome.get("reason", ""))
+    if short and len(reason) > REASON_CHARS:
+        reason = reason[: REASON_CHARS - 3] + "..."
+    return f"INVALID ({reason})"
+
+
+def scenario_parts(record: Mapping[str, Any], short: bool = True) -> dict[str, str]:
+    """Each scenario's figures as text, by scenario name (a failed run: its status)."""
+    if record.get("status") != OK:
+        return {"status": f"{record.get('status')}: {record.get('message', '')}"}
+    bound = record.get("settings", {}).get("server_latency_ms")
+    out = {}
+    for name in (SINGLE_STREAM, SERVER, OFFLINE):
+        outcome = record.get(name)
+        if outcome is None:
+            continue
+        if outcome["result"] != VALID:
+            out[name] = _invalid(outcome, short)
+            continue
+        f = outcome["figures"]
+        if name == SINGLE_STREAM:
+            p90, p99 = f.get("p90_ms"), f.get("p99_ms")
+            early = [f.get("early_stop_p90_ms"), f.get("early_stop_p99_ms")]
+            out[name] = f"p90 {p90:.3g} ms (early-stop {_g(early[0])}), p99 {p99:.3g} ms" + (
+                f" (early-stop {_g(early[1])})"
+            )
+        elif name == SERVER:
+            out[name] = f"{f['target_qps']:,.0f} qps (p99 {f['p99_ms']:.3g} ms <= {bound:g} ms)"
+        else:
+            out[name] = f"{f['samples_per_s']:,.0f} samples/s"
+    return out
+
+
+def _g(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3g}"
+
+
+def scenario_text(record: Mapping[str, Any]) -> str:
+    """The table's line: ``SingleStream p90 ... ; Server ... ; Offline ...``."""
+    return "; ".join(
+        text if name == "status" else f"{name} {text}"
+        for name, text in scenario_parts(record).items()
+    )
+
+
+def settings_text(settings: Mapping[str, Any]) -> str:
+    """LoadGen's settings in one line."""
+    s = dict(settings)
+    return (
+        f"PerformanceOnly, {s.get('samples')} samples; SingleStream >= "
+        f"{s.get('single_stream_min_ms')} ms and {s.get('single_stream_min_queries')} queries; "
+        f"Server p{100 * s.get('server_percentile', 0):g} <= {s.get('server_latency_ms')} ms, "
+        f"{s.get('server_steps')} bisection steps of >= {s.get('server_min_ms')} ms and "
+        f"{s.get('server_min_queries')} queries; Offline >= {s.get('offline_min_ms')} ms, "
+        f"batches of {s.get('batch')}; max {s.get('max_ms')} ms a run"
+    )
+
+
+def server_chart(records: Mapping[str, Mapping[str, Any]], path: Path, title: str) -> None:
+    """The Server search's VALID steps, completed QPS against p99 latency, one line per cell;
+    an INVALID step (p99 over the bound, or too few queries) as an x on the bound."""
+    from accel.reporting.report import _pyplot, _save
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 5.5), dpi=120)
+    bound = None
+    for i, (cell, record) in enumerate(records.items()):
+        steps = sorted(record.get("server_search", []), key=lambda s: s["target_qps"])
+        bound = record.get("settings", {}).get("server_latency_ms", bound)
+        color = f"C{i % 10}"
+        good = [s["figures"] for s in steps if s["result"] == VALID]
+        ax.plot(
+            [f["qps"] for f in good], [f["p99_ms"] for f in good], "o-", color=color, label=cell
+        )
+        bad = [s["target_qps"] for s in steps if s["result"] != VALID]
+        if bad and bound:
+            ax.plot(bad, [bound] * len(bad), "x", color=color, markersize=8)
+    if bound:
+        ax.axhline(bound, linestyle="--", color="gray", label=f"p99 bound {bound:g} ms")
+    ax.set_xscale("log")
+    ax.set_xlabel("Server: completed queries per second (Poisson arrivals)")
+    ax.set_ylabel("p99 latency (ms)")
+    ax.set_title(title + "\nx: an INVALID step of the search, drawn at the bound")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)
+
+
+def scenario_markdown(records: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """A Markdown table of every cell's scenario figures, with the LoadGen settings."""
+    if not records:
+        return []
+    lines = ["", "LoadGen scenarios (MLPerf LoadGen, PerformanceOnly):", ""]
+    settings = [r.get("settings", {}) for r in records.values()]
+    lines += [f"Settings: {settings_text(settings[0])}.", ""]
+    body: list[Sequence[str]] = []
+    for cell, record in records.items():
+        parts = scenario_parts(record, short=False)
+        if "status" in parts:
+            body.append((f"`{cell}`", parts["status"], "-", "-"))
+            continue
+        body.append((f"`{cell}`", *(parts.get(n, "-") for n in (SINGLE_STREAM, SERVER, OFFLINE))))
+    from accel.reporting.table import markdown_grid
+
+    return lines + markdown_grid(("cell", SINGLE_STREAM, SERVER, OFFLINE), body)

@@ -128,22 +128,27 @@ def _run(
     handle = lg.ConstructSUT(issue, lambda: None)
     count = min(settings.samples, len(sut.texts))
     qsl = lg.ConstructQSL(count, count, lambda _: None, lambda _: None)
-    runner = threading.Thread(
-        target=lg.StartTestWithLogSettings, args=(handle, qsl, test, log), daemon=True
-    )
-    try:
-        runner.start()
-        while runner.is_alive():  # the main thread stays free to take a Ctrl-C
-            try:
-                runner.join(timeout=0.2)
-            except KeyboardInterrupt:
-                sut.stop.set()
-                runner.join()
-                raise
-    finally:
-        if not runner.is_alive():
-            lg.DestroyQSL(qsl)
-            lg.DestroySUT(handle)
+    done = threading.Event()  # not Thread.join: a Ctrl-C inside join() can leave the thread
+    # marked as finished while LoadGen still runs, and destroying its SUT then crashes it.
+
+    def start() -> None:
+        try:
+            lg.StartTestWithLogSettings(handle, qsl, test, log)
+        finally:
+            done.set()
+
+    threading.Thread(target=start, name="accel-loadgen", daemon=True).start()
+    interrupted = False
+    while not done.is_set():  # the main thread stays free to take a Ctrl-C
+        try:
+            done.wait(timeout=0.2)
+        except KeyboardInterrupt:  # answer without the model until LoadGen returns, then raise
+            interrupted = True
+            sut.stop.set()
+    lg.DestroyQSL(qsl)
+    lg.DestroySUT(handle)
+    if interrupted:
+        raise KeyboardInterrupt
     if sut.failure is not None:
         raise RuntimeError(f"{scenario}: the predictor raised: {sut.failure!r}") from sut.failure
     return read_summary(folder)
@@ -225,34 +230,26 @@ def run_scenarios(
     ``error`` with its message; a Ctrl-C is raised again as :class:`ScenariosInterrupted`,
     carrying the ``interrupted`` record."""
     start = time.perf_counter()
+
+    def record(
+        status: str,
+        message: str = "",
+        outcomes: dict[str, Outcome] | None = None,
+        steps: Sequence[dict[str, Any]] = (),
+    ) -> CellScenarios:
+        took = time.perf_counter() - start
+        return CellScenarios(
+            status, settings, outcomes or {}, tuple(steps), message, str(root), took
+        )
+
     try:
         outcomes, steps = _scenarios(predictor, texts, settings, root)
     except KeyboardInterrupt:
-        record = CellScenarios(
-            INTERRUPTED,
-            settings,
-            message="interrupted (Ctrl-C) while LoadGen ran; "
-            "this cell's scenarios were not finished",
-            log_dir=str(root),
-            seconds=time.perf_counter() - start,
-        )
-        raise ScenariosInterrupted(record) from None
+        message = "interrupted (Ctrl-C) while LoadGen ran; this cell's scenarios were not finished"
+        raise ScenariosInterrupted(record(INTERRUPTED, message)) from None
     except (Exception, LogError) as exc:
-        return CellScenarios(
-            ERROR,
-            settings,
-            message=f"LoadGen run failed: {exc}",
-            log_dir=str(root),
-            seconds=time.perf_counter() - start,
-        )
-    return CellScenarios(
-        OK,
-        settings,
-        outcomes,
-        tuple(steps),
-        log_dir=str(root),
-        seconds=time.perf_counter() - start,
-    )
+        return record(ERROR, f"LoadGen run failed: {exc}")
+    return record(OK, "", outcomes, steps)
 
 
 class ScenariosInterrupted(KeyboardInterrupt):
@@ -271,13 +268,18 @@ class ScenarioRuns:
     def __init__(self, root: str | Path, settings: ScenarioSettings | None = None) -> None:
         self.root, self.settings = Path(root), settings or ScenarioSettings()
         self._records: dict[str, CellScenarios] = {}
+        # After a Ctrl-C nothing more runs: every cell not done is this record.
+        self.interrupted: CellScenarios | None = None
 
     def _record(self, cell_id: str, predictor: Predictor, texts: Sequence[str]) -> CellScenarios:
         if cell_id not in self._records:
+            if self.interrupted is not None:
+                return self.interrupted
             folder = self.root / cell_id.replace("/", "-")
             try:
                 self._records[cell_id] = run_scenarios(predictor, texts, self.settings, folder)
-            except ScenariosInterrupted as exc:  # not cached: the caller raises it again
+            except ScenariosInterrupted as exc:  # the plugin raises it again, once recorded
+                self.interrupted = exc.record
                 return exc.record
         return self._records[cell_id]
 

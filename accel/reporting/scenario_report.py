@@ -37,10 +37,10 @@ def scenario_parts(record: Mapping[str, Any], short: bool = True) -> dict[str, s
             continue
         f = outcome["figures"]
         if name == SINGLE_STREAM:
-            p90, p99 = f.get("p90_ms"), f.get("p99_ms")
-            early = [f.get("early_stop_p90_ms"), f.get("early_stop_p99_ms")]
-            out[name] = f"p90 {p90:.3g} ms (early-stop {_g(early[0])}), p99 {p99:.3g} ms" + (
-                f" (early-stop {_g(early[1])})"
+            out[name] = ", ".join(
+                f"p{q} {f[f'p{q}_ms']:.3g} ms" + _early(f.get(f"early_stop_p{q}_ms"))
+                for q in (90, 99)
+                if f"p{q}_ms" in f
             )
         elif name == SERVER:
             out[name] = f"{f['target_qps']:,.0f} qps (p99 {f['p99_ms']:.3g} ms <= {bound:g} ms)"
@@ -49,8 +49,9 @@ def scenario_parts(record: Mapping[str, Any], short: bool = True) -> dict[str, s
     return out
 
 
-def _g(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3g}"
+def _early(value: float | None) -> str:
+    """LoadGen's early-stopping estimate, where it gave one (too few queries: none)."""
+    return "" if value is None else f" (early-stop {value:.3g})"
 
 
 def scenario_text(record: Mapping[str, Any]) -> str:
@@ -63,11 +64,12 @@ def scenario_text(record: Mapping[str, Any]) -> str:
 
 def settings_text(settings: Mapping[str, Any]) -> str:
     """LoadGen's settings in one line."""
-    s = dict(settings)
+    s = {k: format(float(v), "g") for k, v in settings.items()}
     return (
         f"PerformanceOnly, {s.get('samples')} samples; SingleStream >= "
         f"{s.get('single_stream_min_ms')} ms and {s.get('single_stream_min_queries')} queries; "
-        f"Server p{100 * s.get('server_percentile', 0):g} <= {s.get('server_latency_ms')} ms, "
+        f"Server p{100 * float(settings.get('server_percentile', 0)):g} <= "
+        f"{s.get('server_latency_ms')} ms, "
         f"{s.get('server_steps')} bisection steps of >= {s.get('server_min_ms')} ms and "
         f"{s.get('server_min_queries')} queries; Offline >= {s.get('offline_min_ms')} ms, "
         f"batches of {s.get('batch')}; max {s.get('max_ms')} ms a run"

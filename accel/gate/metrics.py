@@ -163,35 +163,6 @@ for _metric in (
     # Pruning: the fraction of zero weights, and the compressed artifact's size.
     GatedMetric("sparsity", HIGHER, "", Tolerance(abs=0.005), domain=FRACTION),
     GatedMetric("compressed_size_mb", LOWER, "MB", Tolerance(rel=0.02), fmt=".1f"),
-    # LoadGen's scenarios (--accel-scenarios), as ratios to the reference's in the same run;
-    # tolerances >= 3x the spread measured between runs (docs/scenarios.md#spread).
-    GatedMetric(
-        "offline_throughput_ratio",
-        HIGHER,
-        "x",
-        Tolerance(rel=0.30),
-        fmt=".2f",
-        timing=True,
-        only_when_measured=True,
-    ),
-    GatedMetric(
-        "server_qps_ratio",
-        HIGHER,
-        "x",
-        Tolerance(rel=0.50),
-        fmt=".2f",
-        timing=True,
-        only_when_measured=True,
-    ),
-    GatedMetric(
-        "singlestream_p90_ratio",
-        LOWER,
-        "x",
-        Tolerance(rel=0.30),
-        fmt=".3f",
-        timing=True,
-        only_when_measured=True,
-    ),
 ):
     declare(_metric)
 

@@ -7,12 +7,10 @@ call at a time, up to ``batch`` samples a call), so that LoadGen's issue thread 
 on the model. LoadGen's logs go to one folder per scenario; the figures come from its summary
 log (:func:`accel.measure.scenario_records.parse_summary`).
 
-Server: a bisection on ``server_target_qps`` below the Offline rate for the highest Poisson
-arrival rate whose run LoadGen marks VALID with ``server_target_latency_ns`` = the bound.
-
-A Ctrl-C stops the current run as fast as LoadGen allows (the SUT answers without the model)
-and is raised again once LoadGen has returned; :func:`run_scenarios` records it as
-``interrupted`` first.
+Server: a bisection on ``server_target_qps`` for the highest Poisson arrival rate whose run
+LoadGen marks VALID with ``server_target_latency_ns`` = the bound. A Ctrl-C stops the current
+run as fast as LoadGen allows (the SUT answers without the model), is recorded as
+``interrupted`` and raised again once LoadGen has returned.
 """
 
 from __future__ import annotations
@@ -21,6 +19,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -296,5 +295,5 @@ class ScenarioRuns:
         if base.status == INTERRUPTED:
             return base, {}
         record = self._record(cell.id, predictor_of(cell), texts)
-        found = ratios(record, base)
-        return record, {k: v for k, v in found.items() if k in GATED_RATIOS}
+        record = replace(record, ratios=ratios(record, base))
+        return record, {k: v for k, v in record.ratios.items() if k in GATED_RATIOS}

@@ -39,4 +39,5 @@ def read_scenarios(r: Fields) -> dict[str, Any]:
             step = Fields(r.source, r.data["server_search"][i], f"{r.where}server_search[{i}].")
             steps.append({"target_qps": step.number("target_qps")} | read_outcome(step))
         out["server_search"] = steps
+    out |= {"ratios": r.number_map("ratios")} if r.has("ratios") else {}
     return out | ({"message": r.text("message")} if r.has("message") else {})

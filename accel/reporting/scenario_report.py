@@ -54,12 +54,28 @@ def _early(value: float | None) -> str:
     return "" if value is None else f" (early-stop {value:.3g})"
 
 
+# The ratios to the reference, as the table and the report name them.
+RATIO_NAMES = {
+    "singlestream_p90_ratio": "SingleStream p90",
+    "server_qps_ratio": "Server qps",
+    "offline_throughput_ratio": "Offline samples/s",
+}
+
+
+def ratio_text(record: Mapping[str, Any]) -> str:
+    """``x reference: SingleStream p90 0.13, ...`` (VALID pairs only), or empty."""
+    found = record.get("ratios") or {}
+    parts = [f"{label} {found[key]:.3g}" for key, label in RATIO_NAMES.items() if key in found]
+    return "x reference: " + ", ".join(parts) if parts else ""
+
+
 def scenario_text(record: Mapping[str, Any]) -> str:
-    """The table's line: ``SingleStream p90 ... ; Server ... ; Offline ...``."""
-    return "; ".join(
+    """The table's line: ``SingleStream p90 ... ; Server ... ; Offline ...; x reference ...``."""
+    parts = [
         text if name == "status" else f"{name} {text}"
         for name, text in scenario_parts(record).items()
-    )
+    ]
+    return "; ".join(parts + ([ratio_text(record)] if ratio_text(record) else []))
 
 
 def settings_text(settings: Mapping[str, Any]) -> str:
@@ -119,9 +135,11 @@ def scenario_markdown(records: Mapping[str, Mapping[str, Any]]) -> list[str]:
     for cell, record in records.items():
         parts = scenario_parts(record, short=False)
         if "status" in parts:
-            body.append((f"`{cell}`", parts["status"], "-", "-"))
+            body.append((f"`{cell}`", parts["status"], "-", "-", "-"))
             continue
-        body.append((f"`{cell}`", *(parts.get(n, "-") for n in (SINGLE_STREAM, SERVER, OFFLINE))))
+        figures = (parts.get(n, "-") for n in (SINGLE_STREAM, SERVER, OFFLINE))
+        body.append((f"`{cell}`", *figures, ratio_text(record) or "-"))
     from accel.reporting.table import markdown_grid
 
-    return lines + markdown_grid(("cell", SINGLE_STREAM, SERVER, OFFLINE), body)
+    head = ("cell", SINGLE_STREAM, SERVER, OFFLINE, "ratios")
+    return lines + markdown_grid(head, body)

@@ -15,6 +15,7 @@ import pytest
 
 from accel.gate.baselines import baseline_path, read_baseline, render_baseline, write_baseline
 from accel.gate.compare import compare
+from accel.gate.metrics import HIGHER, METRICS, GatedMetric, Tolerance
 from accel.measure.records import Cell
 from accel.measure.scenario_records import (
     ERROR,
@@ -148,6 +149,8 @@ def test_ratios_only_between_valid_figures() -> None:
         },
     )
     assert ratios(cell, base) == {"offline_throughput_ratio": 3.0, "singlestream_p90_ratio": 0.25}
+    shown = scenario_text(dataclasses_replace(cell, ratios=ratios(cell, base)).to_dict())
+    assert shown.endswith("x reference: SingleStream p90 0.25, Offline samples/s 3")
 
 
 def test_a_failing_predictor_is_an_error_record(tmp_path: Path) -> None:
@@ -169,7 +172,13 @@ def test_an_interrupt_is_recorded_then_raised(tmp_path: Path) -> None:
     assert "interrupted" in scenario_text(record.to_dict())
 
 
-def test_scenario_ratios_do_not_fail_a_run_without_scenarios(tmp_path: Path) -> None:
+def test_scenario_ratios_do_not_fail_a_run_without_scenarios(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A gated ratio (none is gated today: the spread is too large) is declared with
+    only_when_measured: once in a baseline, a run without the scenarios skips it."""
+    spec = GatedMetric("server_qps_ratio", HIGHER, "x", Tolerance(rel=0.5), only_when_measured=True)
+    monkeypatch.setitem(METRICS, spec.name, spec)
     metrics = {
         "accuracy": 0.87,
         "accuracy_in_scope": 0.96,

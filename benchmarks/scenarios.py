@@ -80,17 +80,18 @@ def main() -> None:
             build = time.perf_counter() - start
             folder = args.logs / f"repeat{repeat}" / f"{technique}-{args.device}"
             record = run_scenarios(predictor, texts, settings, folder)
+            found = ratios(record, reference) if reference else {}  # none for the reference
             reference = reference or record
             run["cells"][cell.id] = {
                 # Other processes share the cores: the 1-minute load average, after the cell.
                 "load_average_1min": round(os.getloadavg()[0], 2),
                 "scenarios": record.to_dict(),
-                "ratios": ratios(record, reference),
+                "ratios": found,
                 "build_seconds": round(build, 1),
             }
             document["spread"] = spread(document["runs"])
             write_json_atomic(args.out, document)
-            print(f"{cell.id} repeat {repeat}: {record.seconds:.0f} s, {ratios(record, reference)}")
+            print(f"{cell.id} repeat {repeat}: {record.seconds:.0f} s, {found}")
 
 
 if __name__ == "__main__":

@@ -292,7 +292,7 @@ class ScenarioRuns:
         """``cell``'s record and gated ratios (its device's reference runs first, once)."""
         reference = Cell(reference_technique, cell.device)
         base = self._record(reference.id, predictor_of(reference), texts)
-        if base.status == INTERRUPTED:
+        if base.status == INTERRUPTED or cell == reference:  # the reference: no ratio to itself
             return base, {}
         record = self._record(cell.id, predictor_of(cell), texts)
         record = replace(record, ratios=ratios(record, base))

@@ -307,3 +307,19 @@ def test_a_ctrl_c_during_a_loadgen_run_stops_it_cleanly(tmp_path: Path) -> None:
     assert caught.value.record.status == INTERRUPTED
     assert time.perf_counter() - start < 15
     assert "Ctrl-C" in caught.value.record.message
+
+
+def test_the_reference_runs_once_a_device_and_has_no_ratio_to_itself(tmp_path: Path) -> None:
+    predictors = {"fp32/cpu": FakePredictor(), "ort-int8/cpu": FakePredictor()}
+    runs = ScenarioRuns(tmp_path, TINY)
+    record, gated = runs.run(Cell("ort-int8", "cpu"), "fp32", lambda c: predictors[c.id], TEXTS)
+    assert record.status == OK and gated == {}  # GATED_RATIOS is empty
+    assert set(record.ratios) <= {
+        "offline_throughput_ratio",
+        "server_qps_ratio",
+        "singlestream_p90_ratio",
+    }
+    calls = predictors["fp32/cpu"].calls
+    reference, _ = runs.run(Cell("fp32", "cpu"), "fp32", lambda c: predictors[c.id], TEXTS)
+    assert predictors["fp32/cpu"].calls == calls  # cached: not run again
+    assert reference.ratios == {} and (tmp_path / "fp32-cpu" / SINGLE_STREAM).is_dir()

@@ -163,6 +163,21 @@ for _metric in (
     # Pruning: the fraction of zero weights, and the compressed artifact's size.
     GatedMetric("sparsity", HIGHER, "", Tolerance(abs=0.005), domain=FRACTION),
     GatedMetric("compressed_size_mb", LOWER, "MB", Tolerance(rel=0.02), fmt=".1f"),
+    # LoadGen's scenarios (--accel-scenarios) as ratios to the reference's of the same run,
+    # gated only in runs that measured them; tolerances 3x the largest range of 3 runs on a
+    # lightly loaded 2-core machine, rounded up (docs/scenarios.md#spread-and-gating).
+    GatedMetric(
+        "offline_throughput_ratio", HIGHER, "x", Tolerance(rel=0.10), fmt=".2f",
+        timing=True, only_when_measured=True,
+    ),
+    GatedMetric(
+        "server_qps_ratio", HIGHER, "x", Tolerance(rel=0.30), fmt=".2f",
+        timing=True, only_when_measured=True,
+    ),
+    GatedMetric(
+        "singlestream_p90_ratio", LOWER, "x", Tolerance(rel=0.30), fmt=".3f",
+        timing=True, only_when_measured=True,
+    ),
 ):
     declare(_metric)
 

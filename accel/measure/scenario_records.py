@@ -101,11 +101,14 @@ class CellScenarios:
         return out | ({"message": self.message} if self.message else {})
 
 
-# The ratios gated against a baseline (each declared in accel.gate.metrics), chosen by their
-# spread between runs: none yet, as measured on a shared, loaded 2-core machine the spread of
-# each is 12% to 62% of its value (docs/scenarios.md#spread-and-gating). Every ratio is
-# recorded with the cell's scenarios (``CellScenarios.ratios``) and shown, ungated.
-GATED_RATIOS: tuple[str, ...] = ()
+# The ratios gated against a baseline (each declared in accel.gate.metrics, with tolerances
+# of 3x their measured spread: docs/scenarios.md#spread-and-gating). All three are; a ratio
+# left out of this list would still be recorded (``CellScenarios.ratios``) and shown.
+GATED_RATIOS: tuple[str, ...] = (
+    "offline_throughput_ratio",
+    "server_qps_ratio",
+    "singlestream_p90_ratio",
+)
 
 
 def ratios(cell: CellScenarios, reference: CellScenarios) -> dict[str, float]:

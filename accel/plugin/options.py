@@ -109,9 +109,9 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "scenarios",
         "Also run MLPerf LoadGen's SingleStream, Server and Offline scenarios on every cell, "
-        "after the timing phase (about 25 to 55 s a cell on 2 CPU cores; docs/scenarios.md). "
-        "Reported with their settings and their ratios to the reference (not gated: their "
-        "spread between runs is too large); LoadGen's logs go to reports/loadgen/.",
+        "after the timing phase (about 30 s a cell on 2 idle CPU cores; docs/scenarios.md). "
+        "Reported with their LoadGen settings; their ratios to the reference are gated where "
+        "a baseline has them. LoadGen's logs go to reports/loadgen/.",
         flag=True,
     ),
     Option(

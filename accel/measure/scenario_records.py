@@ -8,6 +8,7 @@ why (the summary's unsatisfied constraints and recommendations), and carries no 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -111,20 +112,37 @@ GATED_RATIOS: tuple[str, ...] = (
 )
 
 
+# Each ratio: the scenario and the figure it divides (cell over reference).
+RATIO_FIGURES = {
+    "offline_throughput_ratio": (OFFLINE, "samples_per_s"),
+    "server_qps_ratio": (SERVER, "qps"),
+    "singlestream_p90_ratio": (SINGLE_STREAM, "p90_ms"),
+}
+
+
 def ratios(cell: CellScenarios, reference: CellScenarios) -> dict[str, float]:
     """The cell's figures over the reference's, where both are VALID: higher is better for the
     two rates, lower for the SingleStream p90 (keys: accel.gate.metrics' scenario metrics)."""
-    pairs = {
-        "offline_throughput_ratio": (OFFLINE, "samples_per_s"),
-        "server_qps_ratio": (SERVER, "qps"),
-        "singlestream_p90_ratio": (SINGLE_STREAM, "p90_ms"),
-    }
     out = {}
-    for key, (scenario, name) in pairs.items():
+    for key, (scenario, name) in RATIO_FIGURES.items():
         mine, theirs = cell.figure(scenario, name), reference.figure(scenario, name)
         if mine is not None and theirs:
             out[key] = mine / theirs
     return out
+
+
+def gated_ratios(cell: CellScenarios, reference: CellScenarios) -> dict[str, float]:
+    """The :data:`GATED_RATIOS` a cell's metrics get: each where the reference's figure is
+    VALID; NaN ("not measured": a failure against a baseline that has it) where the cell's is
+    INVALID or its scenarios failed. None after a Ctrl-C, or where the reference's is INVALID."""
+    if cell.interrupted or reference.interrupted:
+        return {}
+    found = ratios(cell, reference)
+    return {
+        key: found.get(key, math.nan)
+        for key in GATED_RATIOS
+        if reference.figure(*RATIO_FIGURES[key]) is not None
+    }
 
 
 # Summary-log lines: "Result is : VALID", "  Min duration satisfied : NO", "... (ns) : 335641".

@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 from accel.measure.records import Cell
 from accel.measure.scenario_records import (
     ERROR,
-    GATED_RATIOS,
     INTERRUPTED,
     INVALID,
     OFFLINE,
@@ -37,6 +36,7 @@ from accel.measure.scenario_records import (
     LogError,
     Outcome,
     ScenarioSettings,
+    gated_ratios,
     ratios,
     read_summary,
 )
@@ -261,8 +261,8 @@ class ScenariosInterrupted(KeyboardInterrupt):
 
 class ScenarioRuns:
     """A run's scenarios, cell by cell: the reference's once per device (its ratios' base),
-    logs under ``root/<technique>-<device>/``. The gated ratios (:data:`GATED_RATIOS`) go to
-    the cell's metrics only when both the cell's and the reference's figures are VALID."""
+    logs under ``root/<technique>-<device>/``; the gated ratios a cell's metrics get are
+    :func:`~accel.measure.scenario_records.gated_ratios`."""
 
     def __init__(self, root: str | Path, settings: ScenarioSettings | None = None) -> None:
         self.root, self.settings = Path(root), settings or ScenarioSettings()
@@ -296,4 +296,4 @@ class ScenarioRuns:
             return base, {}
         record = self._record(cell.id, predictor_of(cell), texts)
         record = replace(record, ratios=ratios(record, base))
-        return record, {k: v for k, v in record.ratios.items() if k in GATED_RATIOS}
+        return record, gated_ratios(record, base)

@@ -169,8 +169,8 @@ class CellRecord:
             out["skip_reason"] = self.skip_reason
         if self.metrics is None or self.reference is None:
             return out
-        scenarios = {"scenarios": self.scenarios} if self.scenarios else {}
-        return out | scenarios | {
+        out |= {"scenarios": self.scenarios} if self.scenarios else {}
+        return out | {
             "metrics": self.metrics.to_dict(),
             "speedup_cv": self.speedup_cv,
             "speedup_ci": self.speedup_ci and self.speedup_ci.to_dict(),

@@ -31,6 +31,7 @@ from accel.measure.scenario_records import (
     LogError,
     Outcome,
     ScenarioSettings,
+    gated_ratios,
     parse_summary,
     ratios,
 )
@@ -153,6 +154,41 @@ def test_ratios_only_between_valid_figures() -> None:
     assert shown.endswith("x reference: SingleStream p90 0.25, Offline samples/s 3")
 
 
+def test_an_invalid_figure_fails_its_gated_ratio_unless_the_reference_is_invalid() -> None:
+    settings = ScenarioSettings()
+    valid = {
+        OFFLINE: Outcome(OFFLINE, VALID, figures={"samples_per_s": 200.0}),
+        SERVER: Outcome(SERVER, VALID, figures={"qps": 80.0}),
+        SINGLE_STREAM: Outcome(SINGLE_STREAM, INVALID, "min queries satisfied: no"),
+    }
+    base = CellScenarios(OK, settings, valid)
+    cell = CellScenarios(OK, settings, valid | {SERVER: Outcome(SERVER, INVALID, "no VALID run")})
+    gated = gated_ratios(cell, base)
+    assert gated["offline_throughput_ratio"] == 1.0
+    assert math.isnan(gated["server_qps_ratio"])  # not measured: fails against a baseline
+    assert "singlestream_p90_ratio" not in gated  # the reference's INVALID: nothing to judge
+    failed = CellScenarios(ERROR, settings, message="boom")
+    assert all(math.isnan(v) for v in gated_ratios(failed, base).values())
+    assert gated_ratios(CellScenarios(INTERRUPTED, settings), base) == {}
+
+
+def test_a_not_measured_ratio_fails_the_baseline_and_stays_out_of_the_json(
+    tmp_path: Path,
+) -> None:
+    import dataclasses
+
+    from accel.reporting.schema import CellRecord, RunRecord
+    from tests.unit.reporting.fakes import cell_result
+
+    result = dataclasses.replace(
+        cell_result("ort-int8/cpu"), extra_metrics={"server_qps_ratio": math.nan}
+    )
+    record = CellRecord.from_result(result, "fail", "FAIL server_qps_ratio")
+    path = tmp_path / "run.json"
+    path.write_text(RunRecord({}, (record,)).to_json(), encoding="utf-8")
+    assert "server_qps_ratio" not in RunRecord.read(path).cells[0].to_dict()["metrics"]
+
+
 def test_a_failing_predictor_is_an_error_record(tmp_path: Path) -> None:
     record = run_scenarios(FakePredictor(RuntimeError("boom")), TEXTS, TINY, tmp_path)
     assert record.status == ERROR and "boom" in record.message
@@ -204,6 +240,11 @@ def test_scenario_ratios_do_not_fail_a_run_without_scenarios(tmp_path: Path) -> 
     assert "server_qps_ratio" not in {r.metric for r in compare(without, baseline, True)}
     rows = {r.metric: r for r in compare(metrics | {"server_qps_ratio": 2.0}, baseline, True)}
     assert rows["server_qps_ratio"].verdict == "worse"
+    invalid = {
+        r.metric: r for r in compare(metrics | {"server_qps_ratio": math.nan}, baseline, True)
+    }
+    assert invalid["server_qps_ratio"].verdict == "worse"
+    assert invalid["server_qps_ratio"].note == "not measured"
 
 
 def test_the_option_reaches_pytest() -> None:

@@ -21,6 +21,7 @@ from accel.measure.behaviour import Outputs, compare_outputs
 from accel.measure.machine import machine_record
 from accel.measure.records import Accuracy, Cell, CellResult, Speedup
 from accel.measure.scaling import SweepPlan, length_inputs, scaling_figures
+from accel.measure.scenarios import ScenarioRuns
 from accel.measure.serving import ServingRun
 from accel.measure.timing import TimingPlan, measure_speedups
 from accel.techniques import REFERENCE, BuildContext, Registry
@@ -55,6 +56,8 @@ class RunConfig:
     serving: bool = True
     # Techniques whose cached artifacts are rebuilt (once each); "all": every technique's.
     rebuild: frozenset[str] = frozenset()
+    scenarios: bool = False  # LoadGen's scenarios per cell, logs under scenario_logs
+    scenario_logs: str = "reports/loadgen"
 
     def rebuilds(self, technique: str) -> bool:
         """Whether this run rebuilds ``technique``'s artifacts."""
@@ -101,6 +104,7 @@ class Matrix:
         self._results: dict[str, CellResult | BaseException] = {}
         self._timings: dict[str, Speedup] = {}
         self._together: list[Cell] = []
+        self.scenario_runs = ScenarioRuns(config.scenario_logs)  # runs nothing until asked
 
     def time_together(self, cells: Iterable[Cell]) -> None:
         """Declare the cells this run will measure, so that they are timed together."""
@@ -207,6 +211,11 @@ class Matrix:
         )
         # In fresh processes, after the timing phase (never during it); none if turned off.
         served, ratios = self.serving.figures(cell.id, cell.device, predictor)
+        scenarios, loaded = (  # LoadGen's scenarios (accel.measure.scenarios), if asked for
+            self.scenario_runs.run(cell, REFERENCE, self.predictor, self.test_texts)
+            if self.config.scenarios
+            else (None, {})
+        )
         return CellResult(
             cell=cell,
             accuracy=accuracy,
@@ -221,9 +230,11 @@ class Matrix:
             reported=reported | served,
             extra_metrics=dict(getattr(predictor, "extra_metrics", {}))
             | ratios
+            | loaded
             | dict(self._cell_metrics(cell, predictor) if self._cell_metrics else {})
             | behaviour.gated(),
             behaviour=behaviour,
+            scenarios=scenarios,
         )
 
     def timing(self, cell: Cell) -> Speedup:

@@ -92,8 +92,9 @@ class GatedMetric:
     timing: bool = False
     # When the model's fingerprint differs from the baseline's, at least this tolerance.
     retrain_tolerance: Tolerance | None = None
-    # Absent from a run that did not try to measure it (turned off, or the cell cannot be
-    # measured so), a "skipped" row rather than a failure; NaN (tried, and failed) still fails.
+    # Absent from a run that did not try to measure it (turned off, as the LoadGen scenarios
+    # are by default, or the cell cannot be measured so), a "skipped" row rather than a
+    # failure; NaN (tried, and failed) still fails.
     skippable: bool = False
     # The values a measurement or a baseline may hold; anything else is "not measured" in a run
     # and a bad baseline in a file.
@@ -196,6 +197,21 @@ for _metric in (
     GatedMetric(
         "load_time_ratio", LOWER, "x", Tolerance(rel=0.40), fmt=".3f", timing=True,
         skippable=True,
+    ),
+    # LoadGen's scenarios (--accel-scenarios) as ratios to the reference's of the same run,
+    # gated only in runs that measured them; tolerances 3x the largest range of 3 runs on a
+    # lightly loaded 2-core machine, rounded up (docs/scenarios.md#spread-and-gating).
+    GatedMetric(
+        "offline_throughput_ratio", HIGHER, "x", Tolerance(rel=0.10), fmt=".2f",
+        timing=True, skippable=True,
+    ),
+    GatedMetric(
+        "server_qps_ratio", HIGHER, "x", Tolerance(rel=0.30), fmt=".2f",
+        timing=True, skippable=True,
+    ),
+    GatedMetric(
+        "singlestream_p90_ratio", LOWER, "x", Tolerance(rel=0.30), fmt=".3f",
+        timing=True, skippable=True,
     ),
 ):
     declare(_metric)

@@ -13,6 +13,7 @@ from pytest_benchmark.stats import Stats
 
 from accel.measure.behaviour import Behaviour
 from accel.measure.intervals import SpeedupInterval, speedup_interval
+from accel.measure.scenario_records import CellScenarios
 
 # Keys of the scaling figures in a cell's ``reported`` mapping (and the run JSON).
 LENGTH_PREFIX = "latency_p50_ms.tokens"  # + input length in tokens: p50 latency, ms
@@ -126,6 +127,8 @@ class CellResult:
     extra_metrics: dict[str, float] = field(default_factory=dict)
     # Behaviour against the reference on the test split (None: not compared).
     behaviour: Behaviour | None = None
+    # LoadGen's SingleStream, Server and Offline scenarios (--accel-scenarios), else None.
+    scenarios: CellScenarios | None = None
 
     def provenance(self) -> dict[str, Any]:
         """What the cell was measured on, as results and baselines record it: ``model`` with

@@ -129,6 +129,14 @@ OPTIONS: tuple[Option, ...] = (
         flag=True,
     ),
     Option(
+        "scenarios",
+        "Also run MLPerf LoadGen's SingleStream, Server and Offline scenarios on every cell, "
+        "after the timing phase (about 30 s a cell on 2 idle CPU cores; docs/scenarios.md). "
+        "Reported with their LoadGen settings; their ratios to the reference are gated where "
+        "a baseline has them. LoadGen's logs go to reports/loadgen/.",
+        flag=True,
+    ),
+    Option(
         "rebuild",
         "Comma-separated techniques whose cached artifacts (trained models, graphs) are built "
         "anew in this run, each once; 'fp32' rebuilds the embedded teacher, 'all' everything. "

@@ -33,6 +33,7 @@ from accel.gate.reference import judge_reference
 from accel.matrix import Matrix, RunConfig, all_cells
 from accel.measure.machine import latency_incomparable, same_machine
 from accel.measure.records import Cell
+from accel.measure.scenarios import ScenariosInterrupted
 from accel.plugin.options import REQUIRE_ENV, csv, required_cells, shard_spec
 from accel.techniques import REFERENCE, Registry, TechniqueError, builtin_registry
 
@@ -209,11 +210,15 @@ class AccelState:
         both checks ``error`` (never a stale "pass")."""
         if cell.id in self.verdicts:
             return self.verdicts[cell.id]
+        stopped = None  # a Ctrl-C in LoadGen's scenarios: the reference is judged, then stops
         if cell.technique == REFERENCE and not self.update:
             # The reference is judged with the other cells of its device (accel.gate.reference).
             for other in self.matrix.together:
-                if other.device == cell.device and other != cell:
-                    self.verdict(other)
+                if other.device == cell.device and other != cell and stopped is None:
+                    try:
+                        self.verdict(other)
+                    except ScenariosInterrupted as exc:
+                        stopped = exc
         try:
             with self.live_output():
                 made = self._judge(cell)
@@ -221,6 +226,10 @@ class AccelState:
             self.errors[cell.id] = exc
             made = gate.errored(cell.id, exc)
         self.verdicts[cell.id] = made
+        if made.result and made.result.scenarios and made.result.scenarios.interrupted:
+            raise ScenariosInterrupted(made.result.scenarios)  # recorded: the JSON has it
+        if stopped is not None:
+            raise stopped
         return made
 
     def check_raised(self, cell: Cell, which: str, text: str) -> None:

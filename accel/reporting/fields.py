@@ -105,3 +105,13 @@ def status_from_verdict(verdict: str) -> str:
         if status in verdict:
             return status
     return "pass"
+
+
+def int_keyed(reported: Mapping[str, float], prefix: str) -> dict[int, float]:
+    """The figures of ``reported`` named ``<prefix><integer>``, by that integer, ascending."""
+    out = {}
+    for key, value in reported.items():
+        suffix = key.removeprefix(prefix)
+        if key.startswith(prefix) and suffix.isdigit():
+            out[int(suffix)] = value
+    return dict(sorted(out.items()))

@@ -6,6 +6,7 @@ name the file and the field) and writes the same keys back. No torch.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -94,8 +95,11 @@ class Metrics:
         )
 
     def to_dict(self) -> dict[str, Any]:
+        # An extra metric not measured (NaN: a LoadGen figure marked INVALID) is left out; the
+        # verdict says so.
+        extra = {k: v for k, v in self.extra.items() if math.isfinite(v)}
         return (
-            self.extra
+            extra
             | {name: getattr(self, name) for name in self.NAMED}
             | {"latency_ms.p50": self.latency_ms.p50, "latency_ms": self.latency_ms.to_dict()}
         )

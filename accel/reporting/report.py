@@ -8,6 +8,8 @@ Plots (matplotlib, Agg backend), one of each per device in the run:
 * ``agreement-vs-speedup-<device>.png`` and ``class-drops-<device>.png``: top-1 agreement with
   the reference against speedup, and the worst classes of the cells whose worst class drops
   most (:mod:`accel.reporting.behaviour`), with a table of every cell's behaviour figures.
+* ``server-qps-vs-p99-<device>.png`` (a run with ``--accel-scenarios``): LoadGen's Server
+  search, completed QPS against p99 latency, one line per cell.
 
 The JSON is read and validated by :mod:`accel.reporting.schema` (its versions 1 and 2).
 """
@@ -21,6 +23,7 @@ from typing import Any
 from accel.artifacts.cache import write_text_atomic
 from accel.reporting.behaviour import agreement_chart, behaviour_table, class_drop_chart, compared
 from accel.reporting.plotting import pyplot, save
+from accel.reporting.scenario_report import scenario_markdown, server_chart
 from accel.reporting.schema import CellRecord, ReportError, RunRecord
 from accel.reporting.table import markdown_grid
 
@@ -179,6 +182,7 @@ def markdown(run: RunRecord, images: Mapping[str, list[str]]) -> str:
                     for c in cells
                 ],
             )
+    lines += scenario_markdown({c.cell: c.scenarios for c in measured if c.scenarios})
     text = "\n".join(lines)
     while "\n\n\n" in text:  # one blank line between blocks
         text = text.replace("\n\n\n", "\n\n")
@@ -213,6 +217,12 @@ def write_report(run_json: Path, out: Path) -> list[Path]:
             class_drop_chart(others, drops, f"Classes that lose most ({device})")
             images[device] += [agreement.name, drops.name]
             written += [agreement, drops]
+        scenarios = {c.cell: c.scenarios for c in cells if c.scenarios}
+        if scenarios:
+            qps = out / f"server-qps-vs-p99-{device}.png"
+            server_chart(scenarios, qps, f"LoadGen Server: QPS against p99 ({device})")
+            images[device].append(qps.name)
+            written.append(qps)
     report = out / REPORT_NAME
     write_text_atomic(report, markdown(run, images))
     return [report, *written]

@@ -4,26 +4,26 @@ Version 2 is version 1 (the unversioned file) plus a top-level ``schema_version`
 cell, ``status`` (one of :data:`STATUSES`), ``reasons`` and, for a skipped cell,
 ``skip_reason``, and a top-level ``warnings`` list when the run has any (a reference slowdown);
 every other key keeps version 1's name and meaning; a measured cell may add ``behaviour``
-(:meth:`accel.measure.behaviour.Behaviour.to_dict`). Version 1 files still
+(:meth:`accel.measure.behaviour.Behaviour.to_dict`) and ``scenarios``. Version 1 files still
 read: their cells' status comes from the verdict text
-(:func:`~accel.reporting.fields.status_from_verdict`) and they have no reasons. A cell that
-was never measured (a build error, a skipped cell) has no measurement keys and None for every
-measurement field. No torch: ``accel report`` reads a
-run without the measurement stack.
+(:func:`~accel.reporting.fields.status_from_verdict`) and they have no reasons. A cell never
+measured (a build error, a skipped cell) has no measurement keys and None for every
+measurement field. No torch: ``accel report`` reads a run without the measurement stack.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from accel.measure.records import LENGTH_PREFIX, THROUGHPUT_PREFIX
-from accel.reporting.fields import Fields, ReportError, status_from_verdict
+from accel.reporting.fields import Fields, ReportError, int_keyed, status_from_verdict
 from accel.reporting.measurements import Interval, LatencyMs, Metrics, Reference
+from accel.reporting.scenario_fields import read_scenarios
 
 if TYPE_CHECKING:
     from accel.measure.records import CellResult
@@ -58,6 +58,7 @@ class CellRecord:
     machine: dict[str, Any] | None = None
     model: dict[str, Any] | None = None
     behaviour: dict[str, Any] | None = None  # against the reference; absent in older files
+    scenarios: dict[str, Any] | None = None  # LoadGen's (scenario_fields), when run
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -109,6 +110,7 @@ class CellRecord:
             machine=dict(result.machine),
             model=result.provenance(),
             behaviour=result.behaviour.to_dict() if result.behaviour else None,
+            scenarios=result.scenarios.to_dict() if result.scenarios else None,
         )
 
     @classmethod
@@ -160,6 +162,7 @@ class CellRecord:
             machine=r.mapping("machine"),
             model=r.mapping("model"),
             behaviour=r.mapping("behaviour") if r.has("behaviour") else None,
+            scenarios=read_scenarios(r.obj("scenarios")) if r.has("scenarios") else None,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -170,6 +173,7 @@ class CellRecord:
             out["skip_reason"] = self.skip_reason
         if self.metrics is None or self.reference is None:
             return out
+        out |= {"scenarios": self.scenarios} if self.scenarios else {}
         return out | {
             "metrics": self.metrics.to_dict(),
             "speedup_cv": self.speedup_cv,
@@ -229,21 +233,12 @@ class CellRecord:
     @property
     def length_p50_ms(self) -> dict[int, float]:
         """p50 latency (ms) by input length (tokens), from ``reported``, shortest first."""
-        return _keyed(self.reported or {}, LENGTH_PREFIX)
+        return int_keyed(self.reported or {}, LENGTH_PREFIX)
 
     @property
     def throughput(self) -> dict[int, float]:
         """Throughput (sequences/s) by batch size, from ``reported``, smallest first."""
-        return _keyed(self.reported or {}, THROUGHPUT_PREFIX)
-
-
-def _keyed(reported: Mapping[str, float], prefix: str) -> dict[int, float]:
-    out = {}
-    for key, value in reported.items():
-        suffix = key.removeprefix(prefix)
-        if key.startswith(prefix) and suffix.isdigit():
-            out[int(suffix)] = value
-    return dict(sorted(out.items()))
+        return int_keyed(self.reported or {}, THROUGHPUT_PREFIX)
 
 
 @dataclass(frozen=True)

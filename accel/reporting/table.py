@@ -15,6 +15,7 @@ from accel.gate.verdict import CellVerdict
 from accel.measure import serving
 from accel.measure.intervals import LEVEL
 from accel.measure.records import LENGTH_PREFIX, SECONDS_KEY, THROUGHPUT_PREFIX, CellResult
+from accel.reporting.scenario_report import scenario_text, settings_text
 from accel.techniques import REFERENCE
 
 COLUMNS = ("cell", "accuracy", "size MB", "p50 ms", f"speedup [{LEVEL:.0%} CI]", "verdict")
@@ -168,6 +169,19 @@ def reported_figures(verdicts: Sequence[CellVerdict]) -> list[tuple[str, str]]:
     return out
 
 
+def scenario_lines(verdicts: Sequence[CellVerdict]) -> list[str]:
+    """LoadGen's settings once, then each cell's scenario figures (--accel-scenarios)."""
+    found = {
+        o.cell: o.result.scenarios.to_dict() for o in verdicts if o.result and o.result.scenarios
+    }
+    if not found:
+        return []
+    settings = settings_text(next(iter(found.values()))["settings"])
+    return [f"LoadGen scenarios ({settings}):"] + [
+        f"  {cell}: {scenario_text(record)}" for cell, record in found.items()
+    ]
+
+
 def terminal_table(
     verdicts: Sequence[CellVerdict], title: str, notes: Sequence[str] = ()
 ) -> str:
@@ -188,6 +202,7 @@ def terminal_table(
     if reported:
         buffer.write("  reported, not gated:\n")
         buffer.writelines(f"    {cell}: {text}\n" for cell, text in reported)
+    buffer.writelines(f"  {line}\n" for line in scenario_lines(verdicts))
     return buffer.getvalue()
 
 
@@ -230,4 +245,5 @@ def markdown_table(
     if reported:
         lines += ["", "Reported, not gated:", ""]
         lines += [f"- `{cell}`: {text}" for cell, text in reported]
+    lines += [""] + [f"- {line}" for line in scenario_lines(verdicts)]
     return "\n".join(lines) + "\n"

@@ -199,18 +199,18 @@ for _metric in (
         skippable=True,
     ),
     # LoadGen's scenarios (--accel-scenarios) as ratios to the reference's of the same run,
-    # gated only in runs that measured them; tolerances 3x the largest range of 3 runs on a
-    # lightly loaded 2-core machine, rounded up (docs/scenarios.md#spread-and-gating).
+    # gated only in runs that measured them; tolerances 3x the largest range of 5 runs on a
+    # quiet 2-core machine, rounded up (docs/scenarios.md#spread-and-gating).
     GatedMetric(
-        "offline_throughput_ratio", HIGHER, "x", Tolerance(rel=0.10), fmt=".2f",
+        "offline_throughput_ratio", HIGHER, "x", Tolerance(rel=0.30), fmt=".2f",
         timing=True, skippable=True,
     ),
     GatedMetric(
-        "server_qps_ratio", HIGHER, "x", Tolerance(rel=0.30), fmt=".2f",
+        "server_qps_ratio", HIGHER, "x", Tolerance(rel=0.50), fmt=".2f",
         timing=True, skippable=True,
     ),
     GatedMetric(
-        "singlestream_p90_ratio", LOWER, "x", Tolerance(rel=0.30), fmt=".3f",
+        "singlestream_p90_ratio", LOWER, "x", Tolerance(rel=0.40), fmt=".3f",
         timing=True, skippable=True,
     ),
 ):

@@ -71,6 +71,8 @@ class Behaviour:
     agreement: float  # share of utterances where both predict the same label
     flips_to_wrong: int  # the reference right, the cell wrong
     flips_to_right: int  # the reference wrong, the cell right
+    accuracy: float  # the cell's, on these utterances
+    accuracy_ci: tuple[float, float]  # its Wilson interval
     accuracy_change: float  # cell minus reference
     accuracy_change_ci: tuple[float, float]  # paired bootstrap over the utterances
     mcnemar_p: float  # exact McNemar test on the flips: is the change real?
@@ -106,7 +108,7 @@ class Behaviour:
 
     def intervals(self) -> dict[str, tuple[float, float]]:
         """Confidence intervals of gated figures (what a contract's floor is decided on)."""
-        out = {"agreement": agreement_interval(self.agreement, self.n)}
+        out = {"agreement": share_interval(self.agreement, self.n)}
         if self.worst_class_drop_ci is not None:
             out["worst_class_drop"] = self.worst_class_drop_ci
         return out
@@ -118,6 +120,8 @@ class Behaviour:
             "agreement": self.agreement,
             "flips_to_wrong": self.flips_to_wrong,
             "flips_to_right": self.flips_to_right,
+            "accuracy": self.accuracy,
+            "accuracy_ci": list(self.accuracy_ci),
             "accuracy_change": self.accuracy_change,
             "accuracy_change_ci": list(self.accuracy_change_ci),
             "mcnemar_p": self.mcnemar_p,
@@ -135,13 +139,14 @@ class Behaviour:
         }
 
 
-def agreement_interval(agreement: float, n: int) -> tuple[float, float]:
-    """Wilson interval of a share of ``n`` utterances, at the intervals' level."""
+def share_interval(share: float, n: int) -> tuple[float, float]:
+    """Wilson interval of a share of ``n`` utterances (agreement, accuracy), at the intervals'
+    level."""
     from scipy import stats
 
     if n == 0:
         return (0.0, 1.0)
-    ci = stats.binomtest(round(agreement * n), n).proportion_ci(LEVEL, method="wilson")
+    ci = stats.binomtest(round(share * n), n).proportion_ci(LEVEL, method="wilson")
     return (float(ci.low), float(ci.high))
 
 
@@ -243,6 +248,8 @@ def compare_outputs(cell: Outputs, reference: Outputs, truth: Sequence[str]) -> 
         agreement=float((np.asarray(cell.labels) == np.asarray(reference.labels)).mean()),
         flips_to_wrong=to_wrong,
         flips_to_right=to_right,
+        accuracy=float(cell_correct.mean()),
+        accuracy_ci=share_interval(float(cell_correct.mean()), n),
         accuracy_change=change,
         accuracy_change_ci=change_ci,
         mcnemar_p=mcnemar_p(to_wrong, to_right),

@@ -98,7 +98,8 @@ def behaviour_figures(verdicts: Sequence[CellVerdict]) -> list[tuple[str, str]]:
         low, high = b.accuracy_change_ci
         verdict = "a real change" if b.significant else "within noise"
         parts = [
-            f"accuracy {b.accuracy_change * 100:+.2f} pt vs reference "
+            f"accuracy {b.accuracy:.4f} [{b.accuracy_ci[0]:.4f}-{b.accuracy_ci[1]:.4f}], "
+            f"{b.accuracy_change * 100:+.2f} pt vs reference "
             f"[{LEVEL:.0%} CI {low * 100:+.2f} to {high * 100:+.2f}], McNemar p={b.mcnemar_p:.2g} "
             f"({verdict})",
             f"flips {b.flips_to_wrong} right->wrong, {b.flips_to_right} wrong->right",

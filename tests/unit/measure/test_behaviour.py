@@ -54,6 +54,8 @@ def test_flips_classes_and_the_worst_class() -> None:
     assert b.flips_to_wrong == 6 and b.flips_to_right == 1
     assert b.agreement == pytest.approx(1 - 7 / 55)
     assert b.accuracy_change == pytest.approx(-5 / 55)
+    assert b.accuracy == pytest.approx(49 / 55)  # 20 of a, 24 of b, the 5 oos
+    assert b.accuracy_ci[0] < 49 / 55 < b.accuracy_ci[1]
     low, high = b.accuracy_change_ci
     assert low <= b.accuracy_change <= high < 0
     assert [c.name for c in b.classes] == ["a", "b"]  # oos: 5 < MIN_CLASS_EXAMPLES

@@ -193,7 +193,11 @@ for _metric in (
     # (accel.measure.serving): peak resident memory, and the CPU time from the artifact on disk
     # to the first answer. Tolerances: 3x the spread measured between fresh processes, rounded
     # up (docs/serving.md, benchmarks/serving-spread.json).
-    GatedMetric("memory_ratio", LOWER, "x", Tolerance(rel=0.02), fmt=".3f", skippable=True),
+    # memory_ratio: also ±0.01 of the reference's peak (about 5 MB), the shift of a fresh
+    # virtual environment's imports (the ONNX cells' ratios moved by up to 0.004 between two).
+    GatedMetric(
+        "memory_ratio", LOWER, "x", Tolerance(abs=0.01, rel=0.02), fmt=".3f", skippable=True
+    ),
     GatedMetric(
         "load_time_ratio", LOWER, "x", Tolerance(rel=0.40), fmt=".3f", timing=True,
         skippable=True,

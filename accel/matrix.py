@@ -254,16 +254,18 @@ class Matrix:
                     self._results[member.id] = exc
                     continue
                 ready[member.id] = self.predictor(member)
-            reference = self.predictor(Cell(REFERENCE, cell.device))
-            self._timings |= measure_speedups(
-                reference, ready, self.latency_queries, self.config.plan
-            )
+            reference, queries = self.reference_predictor(cell.device), self.latency_queries
+            self._timings |= measure_speedups(reference, ready, queries, self.config.plan)
         return self._timings[cell.id]
+
+    def reference_predictor(self, device: str) -> Predictor:
+        """The reference's predictor on ``device``: what every cell there is measured beside."""
+        return self.predictor(Cell(REFERENCE, device))
 
     @cached_property
     def serving(self) -> ServingRun:
-        reference = lambda device: self.predictor(Cell(REFERENCE, device))  # noqa: E731
-        return ServingRun(self.latency_queries, self.config.threads, reference, self.config.serving)
+        run = self.config
+        return ServingRun(self.latency_queries, run.threads, self.reference_predictor, run.serving)
 
     @cached_property
     def length_inputs(self) -> dict[int, str]:

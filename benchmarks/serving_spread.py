@@ -18,13 +18,13 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import psutil
+import speedup_noise
 
 from accel.artifacts.cache import write_json_atomic
 from accel.matrix import Matrix, RunConfig
@@ -36,16 +36,10 @@ CELLS = "fp32,torch-int8,ort-fp32,ort-int8,distilled"  # fp32 as a cell: the A/A
 
 
 def summarize(values: list[float]) -> dict[str, float]:
-    """Mean, coefficient of variation, and the range relative to the mean."""
-    mean = statistics.mean(values)
-    return {
-        "mean": mean,
-        "cv": statistics.stdev(values) / mean if len(values) > 1 else 0.0,
-        "min": min(values),
-        "max": max(values),
-        "range_rel": (max(values) - min(values)) / mean,
-        "n": len(values),
-    }
+    """Mean, coefficient of variation, min and max (speedup_noise's), the range relative to the
+    mean, and the count."""
+    out = speedup_noise.summarize(values)
+    return out | {"range_rel": (out["max"] - out["min"]) / out["mean"], "n": len(values)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -92,9 +92,9 @@ def behaviour_figures(verdicts: Sequence[CellVerdict]) -> list[tuple[str, str]]:
     interval and whether McNemar's test calls it real, the flips each way, the worst class."""
     out = []
     for o in verdicts:
-        b = o.result.behaviour if o.result else None
-        if b is None or o.result is None or o.result.cell.technique == REFERENCE:
+        if o.result is None or o.result.behaviour is None or o.result.cell.technique == REFERENCE:
             continue
+        b = o.result.behaviour
         low, high = b.accuracy_change_ci
         verdict = "a real change" if b.significant else "within noise"
         parts = [

@@ -99,7 +99,10 @@ def test_real_shards_on_a_tiny_model_merge_to_one_run(
 ) -> None:
     """The real matrix on a tiny random BERT (private cache, no baselines, so every cell fails
     its baseline check): fp32, torch-int8 and ort-fp32 in two shards, then unsharded."""
-    import datasets  # noqa: F401  (imported here, kept by the in-process inner runs)
+    # Imported once, out here: pytester drops the modules an in-process run imported, and
+    # importing datasets again in the next run fails (pyarrow registers its extension types
+    # once per process: "Array2DExtensionType already defined").
+    import datasets  # noqa: F401
 
     from tests.conftest import TINY_LABELS, tiny_model
 

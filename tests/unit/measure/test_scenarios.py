@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from accel.gate.baselines import baseline_path, read_baseline, render_baseline, write_baseline
+from accel.gate.baselines import read_baseline
 from accel.gate.compare import compare
 from accel.gate.metrics import METRICS
 from accel.measure.records import Cell
@@ -39,6 +39,8 @@ from accel.measure.scenarios import ScenarioRuns, ScenariosInterrupted, run_scen
 from accel.reporting.fields import Fields
 from accel.reporting.scenario_fields import read_scenarios
 from accel.reporting.scenario_report import scenario_text
+from tests.unit.gate.test_baselines import METRICS as BASELINE_METRICS
+from tests.unit.gate.test_baselines import _write as write_baseline_file
 
 DATA = Path(__file__).parent / "data"
 # Seconds, not minutes: every run a fraction of a second, three Server steps.
@@ -212,28 +214,8 @@ def test_scenario_ratios_do_not_fail_a_run_without_scenarios(tmp_path: Path) -> 
     """A gated ratio is declared skippable: once in a baseline, a run without the scenarios
     shows it as a skipped row, and a run with them is held to it."""
     assert METRICS["server_qps_ratio"].skippable
-    metrics = {
-        "accuracy": 0.87,
-        "accuracy_in_scope": 0.96,
-        "oos_recall": 0.41,
-        "size_mb": 22.0,
-        "speedup": 6.1,
-        "server_qps_ratio": 6.0,
-    }
-    latency = {"p50": 1.65, "p90": 1.95, "p99": 2.5, "mean": 1.7, "std": 0.1}
-    path = baseline_path(tmp_path, "ort-int8/cpu")
-    write_baseline(
-        path,
-        render_baseline(
-            "ort-int8/cpu",
-            metrics,
-            latency,
-            {"checkpoint": "embedded"},
-            {"cpu": "x", "threads": 1, "device": "cpu", "gpu": None},
-            "2026-11-30T00:00:00+00:00",
-            "0.1.0",
-        ),
-    )
+    metrics = BASELINE_METRICS | {"server_qps_ratio": 6.0}
+    path = write_baseline_file(tmp_path, metrics)
     baseline = read_baseline(path)
     assert baseline.metrics["server_qps_ratio"] == 6.0
     without = {k: v for k, v in metrics.items() if k != "server_qps_ratio"}

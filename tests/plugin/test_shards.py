@@ -93,7 +93,7 @@ def _deterministic(run: RunRecord) -> list[dict[str, Any]]:
     ]
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # builds and times three cells of a tiny model, three times (~12 s)
 def test_real_shards_on_a_tiny_model_merge_to_one_run(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

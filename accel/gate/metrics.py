@@ -133,12 +133,18 @@ for _metric in (
         "accuracy", HIGHER, "", Tolerance(abs=0.005), required=True,
         retrain_tolerance=Tolerance(abs=0.015), domain=FRACTION,
     ),
+    # Macro-F1 over the labels: every dataset. In-scope accuracy and out-of-scope recall: data
+    # with a reject label only (CLINC150's oos), so gated where a baseline has them.
     GatedMetric(
-        "accuracy_in_scope", HIGHER, "", Tolerance(abs=0.005), required=True,
+        "macro_f1", HIGHER, "", Tolerance(abs=0.005),
+        retrain_tolerance=Tolerance(abs=0.015), domain=FRACTION,
+    ),
+    GatedMetric(
+        "accuracy_in_scope", HIGHER, "", Tolerance(abs=0.005),
         retrain_tolerance=Tolerance(abs=0.01), domain=FRACTION,
     ),
     GatedMetric(
-        "oos_recall", HIGHER, "", Tolerance(abs=0.01), required=True,
+        "oos_recall", HIGHER, "", Tolerance(abs=0.01),
         retrain_tolerance=Tolerance(abs=0.08), domain=FRACTION,
     ),
     GatedMetric("size_mb", LOWER, "MB", Tolerance(rel=0.02), fmt=".1f", required=True),

@@ -281,8 +281,8 @@ def judge(
             f"FAIL not measured: {', '.join(missing)}",
             f"{result.cell.id}: the required metric(s) {', '.join(missing)} were not measured "
             "(NaN or outside their domain), so this run can neither be compared with nor "
-            "written into a baseline. Fix the measurement; oos_recall, for one, needs test data "
-            "with out-of-scope rows (oos_test).",
+            "written into a baseline. Fix the measurement (a score is NaN when the test split "
+            "has no rows to compute it on).",
             tuple(f"{m} not measured" for m in missing),
         )
     elif update:

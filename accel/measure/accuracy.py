@@ -28,18 +28,23 @@ def _intent_metric() -> Any:
     return evaluate.load(str(path))
 
 
-def score(predictions: Sequence[str], references: Sequence[str]) -> Accuracy:
-    """Accuracy, in-scope accuracy and out-of-scope recall, through ``evaluate``."""
+def score(
+    predictions: Sequence[str], references: Sequence[str], reject_label: str | None = OOS
+) -> Accuracy:
+    """Accuracy and macro-F1, through ``evaluate``; with a ``reject_label`` (an out-of-scope
+    class, CLINC150's ``oos`` by default), also in-scope accuracy and out-of-scope recall."""
     if len(predictions) != len(references):
         raise ValueError(f"{len(predictions)} predictions for {len(references)} references")
     result = _intent_metric().compute(
-        predictions=list(predictions), references=list(references), oos_label=OOS
+        predictions=list(predictions), references=list(references), oos_label=reject_label
     )
+    scoped = reject_label is not None
     return Accuracy(
         accuracy=float(result["accuracy"]),
-        accuracy_in_scope=float(result["accuracy_in_scope"]),
-        oos_recall=float(result["oos_recall"]),
+        accuracy_in_scope=float(result["accuracy_in_scope"]) if scoped else None,
+        oos_recall=float(result["oos_recall"]) if scoped else None,
         n=int(result["n"]),
+        macro_f1=float(result["macro_f1"]),
         correct=tuple(p == r for p, r in zip(predictions, references, strict=True)),
     )
 

@@ -23,12 +23,14 @@ SECONDS_KEY = "scaling_seconds"  # what the sweep and the throughput took, toget
 
 @dataclass(frozen=True)
 class Accuracy:
-    """Accuracy on a labelled split: overall, in-scope, and out-of-scope recall."""
+    """Accuracy on a labelled split: overall and macro-F1; in-scope accuracy and out-of-scope
+    recall only for data with a reject label (None otherwise)."""
 
     accuracy: float
-    accuracy_in_scope: float
-    oos_recall: float
+    accuracy_in_scope: float | None
+    oos_recall: float | None
     n: int
+    macro_f1: float | None = None
     # Whether each utterance was right, in split order: what paired tests resample.
     correct: tuple[bool, ...] = field(default=(), repr=False, compare=False)
 
@@ -142,10 +144,13 @@ class CellResult:
 
     def metrics(self) -> dict[str, float]:
         """Gated metrics, flat (``latency_ms.p50`` style keys)."""
-        return self.extra_metrics | {
+        scores = {
+            name: value
+            for name in ("accuracy_in_scope", "oos_recall", "macro_f1")
+            if (value := getattr(self.accuracy, name)) is not None
+        }
+        return self.extra_metrics | scores | {
             "accuracy": self.accuracy.accuracy,
-            "accuracy_in_scope": self.accuracy.accuracy_in_scope,
-            "oos_recall": self.accuracy.oos_recall,
             "size_mb": self.size_mb,
             "speedup": self.timing.speedup,
             "latency_ms.p50": self.timing.cell.p50,

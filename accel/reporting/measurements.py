@@ -65,42 +65,46 @@ class Metrics:
     (``sparsity``, ``compressed_size_mb``, ...)."""
 
     accuracy: float
-    accuracy_in_scope: float
-    oos_recall: float
+    accuracy_in_scope: float | None  # None: the data has no reject label
+    oos_recall: float | None
     size_mb: float
     speedup: float
     latency_ms: LatencyMs
     extra: dict[str, float] = field(default_factory=dict)
+    macro_f1: float | None = None  # None: a run JSON older than the figure
 
     NAMED: ClassVar[tuple[str, ...]] = (
         "accuracy",
+        "macro_f1",
         "accuracy_in_scope",
         "oos_recall",
         "size_mb",
         "speedup",
     )
+    OPTIONAL: ClassVar[tuple[str, ...]] = ("macro_f1", "accuracy_in_scope", "oos_recall")
     # Written from latency_ms, not kept: the flat ``latency_ms.p50`` repeats its p50.
     DERIVED: ClassVar[tuple[str, ...]] = ("latency_ms", "latency_ms.p50")
 
     @classmethod
     def read(cls, r: Fields) -> Metrics:
+        optional = {k: r.number(k) if k in r.data else None for k in cls.OPTIONAL}
         return cls(
             accuracy=r.number("accuracy"),
-            accuracy_in_scope=r.number("accuracy_in_scope"),
-            oos_recall=r.number("oos_recall"),
             size_mb=r.number("size_mb"),
             speedup=r.number("speedup"),
             latency_ms=LatencyMs.read(r.obj("latency_ms")),
             extra={k: r.number(k) for k in r.data if k not in cls.NAMED + cls.DERIVED},
+            **optional,
         )
 
     def to_dict(self) -> dict[str, Any]:
         # An extra metric not measured (NaN: a LoadGen figure marked INVALID) is left out; the
-        # verdict says so.
+        # verdict says so. So is a score the data does not have (None).
         extra = {k: v for k, v in self.extra.items() if math.isfinite(v)}
+        named = {name: getattr(self, name) for name in self.NAMED}
         return (
             extra
-            | {name: getattr(self, name) for name in self.NAMED}
+            | {name: value for name, value in named.items() if value is not None}
             | {"latency_ms.p50": self.latency_ms.p50, "latency_ms": self.latency_ms.to_dict()}
         )
 

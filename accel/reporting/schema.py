@@ -88,6 +88,7 @@ class CellRecord:
                 accuracy=result.accuracy.accuracy,
                 accuracy_in_scope=result.accuracy.accuracy_in_scope,
                 oos_recall=result.accuracy.oos_recall,
+                macro_f1=result.accuracy.macro_f1,
                 size_mb=result.size_mb,
                 speedup=timing.speedup,
                 latency_ms=LatencyMs.of(timing.cell),

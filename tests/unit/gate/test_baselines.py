@@ -276,7 +276,8 @@ def test_an_extra_metric_no_longer_measured_is_a_regression(tmp_path: Path) -> N
 
 def test_cells_without_extra_metrics_keep_their_file_shape(tmp_path: Path) -> None:
     doc = json.loads(_write(tmp_path, METRICS | {"latency_ms.p50": 1.65}).read_text())
-    assert set(doc["metrics"]) == {*REQUIRED_METRICS, "latency_ms"}
+    scores = {"accuracy_in_scope", "oos_recall"}  # optional: measured here (a reject label)
+    assert set(doc["metrics"]) == {*REQUIRED_METRICS, *scores, "latency_ms"}
     assert "sparsity" not in doc["tolerances"] and "latency_ms.p50" in doc["tolerances"]
     baseline = read_baseline(baseline_path(tmp_path, "ort-int8/cpu"))
     assert "sparsity" not in baseline.metrics
@@ -419,8 +420,19 @@ def test_a_nan_optional_metric_is_left_out_of_a_written_baseline(tmp_path: Path)
 
 
 def test_no_baseline_is_rendered_from_a_nan_required_metric(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="did not measure oos_recall"):
-        _write(tmp_path, METRICS | {"oos_recall": float("nan")})
+    with pytest.raises(ValueError, match="did not measure accuracy"):
+        _write(tmp_path, METRICS | {"accuracy": float("nan")})
+
+
+def test_scores_the_data_lacks_are_left_out_and_not_gated(tmp_path: Path) -> None:
+    """Data without a reject label has no in-scope accuracy or out-of-scope recall: its
+    baselines leave them out, and a run without them compares what it has."""
+    lacking = {k: v for k, v in METRICS.items() if k not in ("accuracy_in_scope", "oos_recall")}
+    doc = json.loads(_write(tmp_path, lacking | {"macro_f1": 0.85}).read_text())
+    assert "oos_recall" not in doc["metrics"] and doc["metrics"]["macro_f1"] == 0.85
+    rows = compare(lacking | {"macro_f1": 0.80}, read_baseline(baseline_path(tmp_path, "ort-int8/cpu")), machine_matches=True)
+    verdicts = {r.metric: r.verdict for r in rows}
+    assert "oos_recall" not in verdicts and verdicts["macro_f1"] == "worse"
 
 
 def test_a_nan_baseline_value_never_passes() -> None:

@@ -30,6 +30,16 @@ def _listed(values: Sequence[object], limit: int = 10) -> str:
     return f"[{shown}{f', ... ({len(values) - limit} more)' if len(values) > limit else ''}]"
 
 
+def check_split_names(names: Mapping[str, str], field_name: str) -> None:
+    """Every key of ``names`` (a mapping keyed by split) is one of accel's splits."""
+    unknown = sorted(set(names) - set(SPLITS))
+    if unknown:
+        raise DataError(
+            f"{field_name}: unknown split(s) {unknown}; accel's splits are {list(SPLITS)} "
+            "(map a source's 'dev' split as validation)."
+        )
+
+
 def check_columns(columns: Sequence[str], where: str, text_column: str, label_column: str) -> None:
     """Both columns are among ``columns``, else a :class:`DataError` listing those found."""
     missing = [c for c in (text_column, label_column) if c not in columns]
@@ -179,11 +189,6 @@ def canonical(
     """
     import datasets
 
-    if text_column == label_column:
-        raise DataError(
-            f"{where['train']}: text_column and label_column are both {text_column!r}; "
-            "name two different columns."
-        )
     texts: dict[str, list[str]] = {}
     labels: dict[str, list[str]] = {}
     for split, ds in raw.items():

@@ -12,11 +12,11 @@ from __future__ import annotations
 import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from accel.artifacts.canonical import SPLITS, canonical, check_columns, validation_carve
+from accel.artifacts.canonical import SPLITS, canonical, check_split_names, validation_carve
 from accel.artifacts.data import OOS, DataError, intent_names, load_clinc
+from accel.artifacts.readers import EXTENSIONS, FORMATS, read_files
 
 if TYPE_CHECKING:
     import datasets
@@ -32,15 +32,6 @@ __all__ = [
 ]
 
 KINDS: tuple[str, ...] = ("clinc150", "files", "hub", "callable")
-FORMATS: tuple[str, ...] = ("csv", "tsv", "json", "parquet")
-# A file's format from its extension (when DataSpec.format is not set).
-EXTENSIONS: dict[str, str] = {
-    ".csv": "csv",
-    ".tsv": "tsv",
-    ".jsonl": "json",
-    ".json": "json",
-    ".parquet": "parquet",
-}
 
 
 @dataclass(frozen=True)
@@ -87,8 +78,13 @@ def load_data(spec: DataSpec) -> datasets.DatasetDict:
     if spec.kind == "clinc150":
         data = load_clinc(spec.path)
     else:
+        if spec.text_column == spec.label_column:
+            raise DataError(
+                f"text_column and label_column are both {spec.text_column!r}; name two "
+                "different columns."
+            )
         if spec.kind == "files":
-            raw, where = _read_files(spec)
+            raw, where = read_files(spec.files, spec.format, spec.text_column, spec.label_column)
         else:
             source, origin = _read_hub(spec) if spec.kind == "hub" else _read_callable(spec)
             raw, where = _select(source, origin, spec.splits)
@@ -103,114 +99,6 @@ def load_data(spec: DataSpec) -> datasets.DatasetDict:
             "reject_label unset when it has none."
         )
     return data
-
-
-def _check_split_names(names: Mapping[str, str], field_name: str) -> None:
-    unknown = sorted(set(names) - set(SPLITS))
-    if unknown:
-        raise DataError(
-            f"{field_name}: unknown split(s) {unknown}; accel's splits are {list(SPLITS)} "
-            "(map a source's 'dev' split as validation)."
-        )
-
-
-def _format(path: Path, spec: DataSpec, split: str) -> str:
-    if spec.format is not None:
-        if spec.format not in FORMATS:
-            raise DataError(
-                f"format = {spec.format!r} is not a known format; valid formats: {FORMATS}."
-            )
-        return spec.format
-    fmt = EXTENSIONS.get(path.suffix.lower())
-    if fmt is None:
-        raise DataError(
-            f"file {path} (files.{split}): unknown extension {path.suffix!r}; valid "
-            f"extensions: {sorted(EXTENSIONS)}. Rename the file or set format to one of "
-            f"{FORMATS}."
-        )
-    return fmt
-
-
-def _check_utf8(path: Path, split: str) -> None:
-    """A text file must be UTF-8: name the line of the first byte that is not."""
-    data = path.read_bytes()
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise DataError(
-            f"file {path} (files.{split}): not UTF-8 text: byte {data[exc.start]:#04x} at "
-            f"line {line} (byte offset {exc.start}). Save the file as UTF-8."
-        ) from exc
-
-
-def _root(exc: BaseException) -> BaseException:
-    while exc.__cause__ is not None or exc.__context__ is not None:
-        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
-    return exc
-
-
-def _read_file(path: Path, fmt: str, split: str, spec: DataSpec) -> datasets.Dataset:
-    """One split from one file, texts and labels as they are written."""
-    import datasets
-    import pandas as pd
-
-    kwargs: dict[str, Any] = {}
-    if fmt in ("csv", "tsv"):
-        sep = "\t" if fmt == "tsv" else ","
-        try:
-            columns = list(pd.read_csv(path, sep=sep, nrows=0, keep_default_na=False).columns)
-        except pd.errors.EmptyDataError as exc:
-            raise DataError(f"file {path} (files.{split}) is empty; give it a header row.") from exc
-        except (ValueError, pd.errors.ParserError) as exc:
-            raise DataError(f"file {path} (files.{split}): not a valid {fmt}: {exc}") from exc
-        check_columns(columns, f"file {path} (files.{split})", spec.text_column, spec.label_column)
-        wanted = [spec.text_column, spec.label_column]
-        # Every field read as the string it is ("NA", "null", "007" included).
-        kwargs = {
-            "delimiter": sep,
-            "keep_default_na": False,
-            "usecols": wanted,
-            "features": datasets.Features({c: datasets.Value("string") for c in wanted}),
-        }
-    builder = "csv" if fmt == "tsv" else fmt
-    try:
-        loaded = datasets.load_dataset(
-            builder, data_files={split: str(path)}, split=split, **kwargs
-        )
-    except Exception as exc:  # datasets wraps the reader's error in its own
-        cause = _root(exc)
-        raise DataError(
-            f"file {path} (files.{split}): could not be read as {fmt}: "
-            f"{type(cause).__name__}: {cause}. Check the file's {fmt} syntax, or set format."
-        ) from exc
-    assert isinstance(loaded, datasets.Dataset)
-    return loaded
-
-
-def _read_files(spec: DataSpec) -> tuple[dict[str, datasets.Dataset], dict[str, str]]:
-    _check_split_names(spec.files, "files")
-    for split in ("train", "test"):
-        if split not in spec.files:
-            raise DataError(
-                f"files has no {split!r} entry (it has {sorted(spec.files)}): accel trains on "
-                f'train and gates on test; add files.{split} = "path/to/{split}.csv".'
-            )
-    raw, where = {}, {}
-    for split in SPLITS:
-        if split not in spec.files:
-            continue
-        path = Path(spec.files[split])
-        if not path.is_file():
-            raise DataError(
-                f"file {path} (files.{split}) does not exist. Fix the path in files.{split}."
-            )
-        fmt = _format(path, spec, split)
-        if fmt != "parquet":
-            _check_utf8(path, split)
-        raw[split] = _read_file(path, fmt, split, spec)
-        where[split] = f"file {path} (files.{split})"
-    return raw, where
 
 
 def _read_hub(spec: DataSpec) -> tuple[datasets.DatasetDict, str]:
@@ -275,7 +163,7 @@ def _select(
     source: datasets.DatasetDict, origin: str, splits: Mapping[str, str]
 ) -> tuple[dict[str, datasets.Dataset], dict[str, str]]:
     """accel's splits from ``source``'s, through the ``splits`` mapping."""
-    _check_split_names(splits, "splits")
+    check_split_names(splits, "splits")
     raw, where = {}, {}
     for split in SPLITS:
         name = splits.get(split, split)

@@ -73,9 +73,7 @@ def test_relative_path_under_an_existing_folder_is_a_path(
         load_classifier("runs/ckpt", small_data)
 
 
-def test_label_mismatch_is_listed_both_ways(
-    tiny_classifier: Classifier, tmp_path: Path
-) -> None:
+def test_label_mismatch_is_listed_both_ways(tiny_classifier: Classifier, tmp_path: Path) -> None:
     tiny_classifier.model.save_pretrained(tmp_path / "ckpt")
     tiny_classifier.tokenizer.save_pretrained(tmp_path / "ckpt")
     path = write_oos_eval(tmp_path / "d.json")

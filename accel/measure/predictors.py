@@ -51,6 +51,17 @@ def softmax(logits: NDArray[np.float32]) -> NDArray[np.float32]:
     return np.asarray(exp / exp.sum(axis=-1, keepdims=True), dtype=np.float32)
 
 
+def check_texts(texts: Sequence[object]) -> None:
+    """Raise a ``TypeError`` naming the first item of ``texts`` that is not a ``str`` (a
+    tokenizer's own error would name neither the item nor its index)."""
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(
+                f"a predictor takes a batch of str; item {i} is a {type(text).__name__}: "
+                f"{text!r:.80}"
+            )
+
+
 def _max_length(tokenizer: PreTrainedTokenizerBase, positions: int) -> int:
     limit = getattr(tokenizer, "model_max_length", DEFAULT_MAX_LENGTH) or DEFAULT_MAX_LENGTH
     return int(min(limit, positions, DEFAULT_MAX_LENGTH))
@@ -95,6 +106,7 @@ class _TokenizingPredictor:
         return [self.labels[i] for i in logits.argmax(axis=-1)], softmax(logits)
 
     def _encode(self, texts: Sequence[str]) -> BatchEncoding:
+        check_texts(texts)
         return self.tokenizer(
             list(texts),
             padding=True,

@@ -71,19 +71,47 @@ def embedded_teacher(data: datasets.DatasetDict, rebuild: bool = False) -> Artif
     return build_artifact("teacher", *_teacher(data), rebuild=rebuild)
 
 
+def _looks_like_path(spec: str) -> bool:
+    """Whether ``spec`` names a local directory rather than a hub id (``name`` or
+    ``owner/name``): it starts with ``.``, ``~`` or ``/``, has a separator a hub id cannot
+    have (a second ``/``, a backslash), or its parent is an existing local directory."""
+    if spec.startswith((".", "~", "/")) or spec.count("/") > 1 or "\\" in spec:
+        return True
+    parent = Path(spec).expanduser().parent
+    return parent != Path(".") and parent.is_dir()
+
+
+def _limited(names: list[str], limit: int = 10) -> str:
+    return f"{names[:limit]}{' ...' if len(names) > limit else ''}"
+
+
 def load_classifier(spec: str, data: datasets.DatasetDict, rebuild: bool = False) -> Classifier:
     """Load the reference: ``"embedded"`` (retrained with ``rebuild``), a local directory, or a
     hub model id.
 
-    The checkpoint's ``id2label`` names must all be intents of ``data``.
+    The checkpoint's ``id2label`` names must be exactly the dataset's label names.
     """
     built = (embedded_teacher(data, rebuild),) if spec == EMBEDDED else ()
     location = str(built[0].path) if built else spec
+    if not built and _looks_like_path(spec):
+        location = str(Path(spec).expanduser())
+        if not Path(location).exists():
+            raise ModelError(
+                f"Could not load the classifier {spec!r}: directory {location} does not exist. "
+                "Give a directory with config.json, weights and tokenizer files, a hub model "
+                f"id, or {EMBEDDED!r} for the default teacher."
+            )
     try:
         tokenizer = AutoTokenizer.from_pretrained(location)
         model = AutoModelForSequenceClassification.from_pretrained(location)
     except Exception as exc:  # transformers raises many kinds here
-        where = "directory" if Path(location).is_dir() else "hub model id"
+        where = (
+            "directory"
+            if Path(location).is_dir()
+            else "path, not a directory"
+            if Path(location).exists()
+            else "hub model id; there is no local directory of that name either"
+        )
         raise ModelError(
             f"Could not load the classifier {spec!r} (as a {where}): {exc}\n"
             "Give a directory with config.json, weights and tokenizer files, a reachable hub "
@@ -92,11 +120,14 @@ def load_classifier(spec: str, data: datasets.DatasetDict, rebuild: bool = False
     model.eval()
     labels = tuple(model.config.id2label[i] for i in range(model.config.num_labels))
     known = set(intent_names(data))
-    unknown = sorted(set(labels) - known)
-    if unknown:
+    extra = sorted(set(labels) - known)
+    missing = sorted(known - set(labels))
+    if extra or missing:
         raise ModelError(
-            f"The classifier {spec!r} predicts {len(unknown)} label(s) that are not CLINC150 "
-            f"intents: {unknown[:10]}{' ...' if len(unknown) > 10 else ''}. Its config's "
-            "id2label must use the dataset's intent names (e.g. 'oos', 'transfer')."
+            f"The classifier {spec!r} does not match the dataset's labels: it predicts "
+            f"{len(extra)} label(s) the dataset lacks: {_limited(extra)}; and cannot predict "
+            f"{len(missing)} of the dataset's labels: {_limited(missing)}. Its config's id2label "
+            "must name exactly the dataset's labels (the same strings), or give the data it "
+            "was trained on."
         )
     return Classifier(model, tokenizer, labels, spec, state_dict_fingerprint(model), built)

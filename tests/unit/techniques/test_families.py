@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import datasets
 import pytest
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
@@ -96,7 +97,6 @@ def tiny_family_model(model_type: str, texts: list[str]) -> Classifier:
     torch.manual_seed(0)
     tokenizer: PreTrainedTokenizerBase
     model: PreTrainedModel
-    size = {"hidden_size": 32, "num_hidden_layers": 6, "num_attention_heads": 2}
     if model_type == "distilbert":
         tokenizer = AutoTokenizer.from_pretrained(
             str(encoder_dir()), model_input_names=["input_ids", "attention_mask"]
@@ -120,7 +120,9 @@ def tiny_family_model(model_type: str, texts: list[str]) -> Classifier:
             vocab_size=len(tokenizer),
             intermediate_size=64,
             max_position_embeddings=130,
-            **size,
+            hidden_size=32,
+            num_hidden_layers=6,
+            num_attention_heads=2,
             **_labels(),
         )
         model = make(config)
@@ -131,7 +133,7 @@ def tiny_family_model(model_type: str, texts: list[str]) -> Classifier:
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+def data(tmp_path_factory: pytest.TempPathFactory) -> datasets.DatasetDict:
     return load_clinc(write_oos_eval(tmp_path_factory.mktemp("data") / "tiny.json"))
 
 
@@ -140,9 +142,7 @@ def data(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-d
 @pytest.mark.slow
 @pytest.mark.parametrize("model_type", MODEL_TYPES)
 def test_every_technique_builds_or_names_the_family(
-    model_type: str,
-    data,
-    tmp_path: Path,  # type: ignore[no-untyped-def]
+    model_type: str, data: datasets.DatasetDict, tmp_path: Path
 ) -> None:
     texts = list(data["train"][TEXT])
     reference = tiny_family_model(model_type, texts)
@@ -187,7 +187,8 @@ def test_patterns_match_every_family_and_nothing_else() -> None:
         "bert.encoder.layer.3.output.dense.weight",
         "distilbert.transformer.layer.3.ffn.lin1.bias",
     ):
-        assert layer_key_pattern().match(key)["index"] == "3"  # type: ignore[index]
+        match = layer_key_pattern().match(key)
+        assert match is not None and match["index"] == "3"
         assert layer_module_pattern().search(key.rsplit(".", 1)[0])
     assert layer_key_pattern().match("bert.embeddings.word_embeddings.weight") is None
 

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from accel import __version__
+from accel.artifacts.families import checkpoint_model_type
 from accel.gate import verdict as gate
 from accel.gate.baselines import (
     Baseline,
@@ -124,7 +125,9 @@ class AccelState:
             return self._preflight[cell.id]
         skip = None
         try:
-            reason = self.registry.unavailable(cell.technique, cell.device)
+            needs = self.registry[cell.technique].needs  # of the reference's family
+            model_type = checkpoint_model_type(self.run.model) if needs else None
+            reason = self.registry.unavailable(cell.technique, cell.device, model_type)
         except Exception as exc:  # a detection bug: the cell's error, shown with its traceback
             self.errors[cell.id] = exc
             self.verdicts[cell.id] = gate.errored(cell.id, exc)

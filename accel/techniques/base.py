@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, cast
 
+from accel.artifacts.families import NEEDS, unsupported
 from accel.artifacts.provenance import Artifact, Identity, build_artifact
 from accel.gate.contracts import Contract
 from accel.measure.capabilities import Requirement
@@ -91,6 +92,9 @@ class Technique:
     contract: Contract
     # Checks of this machine, device -> why the technique cannot run there (a skip), or None.
     requires: tuple[Requirement, ...] = field(default=())
+    # What it needs of the reference's model family (accel.artifacts.families.NEEDS): a cell
+    # whose family lacks one is skipped with the reason, naming the family.
+    needs: tuple[str, ...] = field(default=())
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not NAME.match(self.name):
@@ -110,6 +114,12 @@ class Technique:
             )
         object.__setattr__(self, "devices", frozenset(self.devices))
         object.__setattr__(self, "requires", tuple(self.requires))
+        object.__setattr__(self, "needs", tuple(self.needs))
+        unknown = [n for n in self.needs if n not in NEEDS]
+        if unknown:
+            raise TechniqueError(
+                f"technique {self.name!r}: unknown needs {unknown}; known: {', '.join(NEEDS)}"
+            )
         if not self.devices:
             raise TechniqueError(f"technique {self.name!r} runs on no device: give ('cpu',)")
         if not (callable(self.build) or (isinstance(self.build, str) and ":" in self.build)):
@@ -141,6 +151,11 @@ class Technique:
                 return reason
         return None
 
+    def unsupported(self, model_type: str | None) -> str | None:
+        """Why this technique cannot handle a reference of ``config.model_type``
+        ``model_type`` (None: not known), naming its family; or None."""
+        return unsupported(model_type, self.needs, self.name)
+
 
 def technique(
     name: str,
@@ -148,11 +163,14 @@ def technique(
     devices: Iterable[str],
     contract: Contract,
     requires: Iterable[Requirement] = (),
+    needs: Iterable[str] = (),
 ) -> Callable[[Builder], Technique]:
     """Decorate a builder to make it a :class:`Technique` (register it with a registry, the
     ``accel.techniques`` entry-point group, or the ``pytest_accel_register_techniques`` hook)."""
 
     def wrap(build: Builder) -> Technique:
-        return Technique(name, description, build, frozenset(devices), contract, tuple(requires))
+        return Technique(
+            name, description, build, frozenset(devices), contract, tuple(requires), tuple(needs)
+        )
 
     return wrap

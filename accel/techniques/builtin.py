@@ -1,4 +1,5 @@
-"""The built-in techniques: name, builder (imported on first use), devices, contract.
+"""The built-in techniques: name, builder (imported on first use), devices, contract, and
+what each needs of the model's family (``accel.artifacts.families``).
 
 Listing them imports no torch: each builder is named as ``module:function``.
 """
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 from typing import TypedDict
 
+from accel.artifacts.families import LAYERS, ONNX, STRUCTURED
 from accel.gate.contracts import Contract
 from accel.measure.capabilities import inductor_cpu, native_bf16, ort_cuda
 from accel.techniques.base import Technique
@@ -39,6 +41,8 @@ class _Behaviour(TypedDict):
 SAME_MODEL: _Behaviour = {"min_agreement": 0.999, "max_class_drop": 0.034}
 INT8: _Behaviour = {"min_agreement": 0.95, "max_class_drop": 0.15}
 STUDENT: _Behaviour = {"min_agreement": 0.9, "max_class_drop": 0.2}
+# Students are cut from the reference's layers, then slimmed by structured pruning.
+STUDENT_NEEDS = (LAYERS, STRUCTURED)
 CPU_AND_CUDA = frozenset({"cpu", "cuda"})
 CPU = frozenset({"cpu"})
 CUDA = frozenset({"cuda"})
@@ -66,6 +70,7 @@ BUILTINS: tuple[Technique, ...] = (
         name="ort-fp32",
         description="ONNX export, ONNX Runtime with its BERT fusions, fp32",
         build="accel.techniques.onnx_runtime:build_ort_fp32",
+        needs=(ONNX,),
         devices=CPU_AND_CUDA,
         contract=Contract(
             min_accuracy_ratio=0.999, max_size_ratio=1.02, min_speedup=1.2, **SAME_MODEL
@@ -76,6 +81,7 @@ BUILTINS: tuple[Technique, ...] = (
         name="ort-int8",
         description="the ort-fp32 graph with ONNX Runtime dynamic int8 quantization",
         build="accel.techniques.onnx_runtime:build_ort_int8",
+        needs=(ONNX,),
         devices=CPU,
         contract=Contract(min_accuracy_ratio=0.99, max_size_ratio=0.3, min_speedup=2.0, **INT8),
     ),
@@ -111,6 +117,7 @@ BUILTINS: tuple[Technique, ...] = (
         name="finetuned-student",
         description="the slimmed 4-layer student trained on the labels alone (no teacher), fp32",
         build="accel.techniques.distilled:build_finetuned_student",
+        needs=STUDENT_NEEDS,
         devices=CPU,
         # It drops a third of the layers and half their FFN neurons: it must at least be
         # faster; its accuracy is what `distilled` must beat.
@@ -121,6 +128,7 @@ BUILTINS: tuple[Technique, ...] = (
         description="the 4-layer student distilled from the reference, half its FFN "
         "neurons pruned and distilled again, PyTorch fp32",
         build="accel.techniques.distilled:build_distilled",
+        needs=STUDENT_NEEDS,
         devices=CPU,
         contract=Contract(
             min_accuracy_ratio=0.99, min_speedup=1.5, beats="finetuned-student", **STUDENT
@@ -130,6 +138,7 @@ BUILTINS: tuple[Technique, ...] = (
         name="distilled-torch-int8",
         description="the distilled student with PyTorch dynamic int8 quantization",
         build="accel.techniques.distilled:build_distilled_torch_int8",
+        needs=STUDENT_NEEDS,
         devices=CPU,
         # Dynamic quantization leaves the embeddings (11.7M parameters) in fp32: measured
         # 52.7 MB, 0.58x the reference.
@@ -139,6 +148,7 @@ BUILTINS: tuple[Technique, ...] = (
         name="distilled-ort-int8",
         description="the distilled student in ONNX Runtime, fused and int8-quantized per channel",
         build="accel.techniques.distilled:build_distilled_ort_int8",
+        needs=(*STUDENT_NEEDS, ONNX),
         devices=CPU,
         contract=Contract(
             min_accuracy_ratio=0.99, max_size_ratio=0.25, min_speedup=10.0, **STUDENT
@@ -149,6 +159,7 @@ BUILTINS: tuple[Technique, ...] = (
         description="half the encoder's Linear weights pruned by magnitude while "
         "fine-tuning (cubic schedule, KD); stored as bit mask + nonzeros",
         build="accel.techniques.pruned:build_pruned_magnitude",
+        needs=(LAYERS,),
         devices=CPU,
         contract=SPARSE_CONTRACT,
     ),
@@ -157,6 +168,7 @@ BUILTINS: tuple[Technique, ...] = (
         description="half the encoder's Linear weights pruned by movement (learned "
         "scores, top-k masks) while fine-tuning (cubic schedule, KD); bit mask + nonzeros",
         build="accel.techniques.pruned:build_pruned_movement",
+        needs=(LAYERS,),
         devices=CPU,
         contract=SPARSE_CONTRACT,
     ),
@@ -165,6 +177,7 @@ BUILTINS: tuple[Technique, ...] = (
         description="half the attention heads and feed-forward neurons of every layer "
         "removed by importance, then fine-tuned with KD",
         build="accel.techniques.pruned:build_pruned_structured",
+        needs=(STRUCTURED,),
         devices=CPU,
         contract=Contract(
             max_accuracy_drop=0.02,
@@ -188,6 +201,7 @@ BUILTINS: tuple[Technique, ...] = (
         name="ort-fp16",
         description="the ort-fp32 graph converted to float16, ONNX Runtime CUDA provider",
         build="accel.techniques.onnx_runtime:build_ort_fp16",
+        needs=(ONNX,),
         devices=CUDA,
         contract=Contract(max_accuracy_drop=0.003, max_size_ratio=0.55, min_speedup=1.2),
         requires=(ort_cuda,),

@@ -126,13 +126,16 @@ class Registry:
         """Where technique ``name`` came from ("" for a built-in)."""
         return self._origins[name]
 
-    def unavailable(self, technique: str, device: str) -> str | None:
+    def unavailable(
+        self, technique: str, device: str, model_type: str | None = None
+    ) -> str | None:
         """Why the cell cannot run on this machine (its device, the reference's requirements
-        there, its own), or None when it can."""
+        there, its own) or on a reference of ``model_type`` (its family), or None when it can."""
         return (
             self._devices[device].unavailable(device)
             or (self[REFERENCE].unavailable(device) if REFERENCE in self else None)
             or self[technique].unavailable(device)
+            or self[technique].unsupported(model_type)
         )
 
 

@@ -9,7 +9,6 @@ over the train split are computed once and cached. Students are cached like the 
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 from transformers import AutoModelForSequenceClassification, PreTrainedModel
 
+from accel.artifacts.families import layer_key_pattern
 from accel.artifacts.models import Classifier
 from accel.training.finetune import (
     LossFn,
@@ -31,7 +31,8 @@ from accel.training.finetune import (
 )
 from accel.validation import check_in_range, check_positive
 
-_LAYER_KEY = re.compile(r"^(?P<prefix>.*\bencoder\.layer\.)(?P<index>\d+)(?P<rest>\..*)$")
+# A key inside a transformer layer, in every supported family (BERT's encoder.layer.<i>).
+_LAYER_KEY = layer_key_pattern()
 
 
 @dataclass(frozen=True)

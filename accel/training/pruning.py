@@ -22,7 +22,6 @@ schedule gives for the current step (Zhu & Gupta 2017):
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -31,9 +30,11 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize, prune
 
+from accel.artifacts.families import layer_module_pattern
 from accel.validation import check_at_least, check_in_range, check_one_of, check_ordered
 
-_ENCODER_LINEAR = re.compile(r"(^|\.)encoder\.layer\.\d+\.")
+# Inside a transformer layer, in every supported family (BERT's encoder.layer.<i>).
+_ENCODER_LINEAR = layer_module_pattern()
 ScoreInit = Literal["constant", "magnitude"]
 SCORE_INITS = ("constant", "magnitude")
 

@@ -28,6 +28,7 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
+from accel.artifacts.families import BERT_STRUCTURE
 from accel.validation import check_in_range
 
 HEADS_ATTRIBUTE = "accel_attention_heads"
@@ -70,10 +71,11 @@ class Importance:
     neurons: torch.Tensor
 
 
-ATTENTION = "attention.self"
-PROJECTIONS = ("attention.self.query", "attention.self.key", "attention.self.value")
-ATTENTION_OUT = "attention.output.dense"
-FFN_IN, FFN_OUT = "intermediate.dense", "output.dense"
+# The BERT layout (BERT, RoBERTa, XLM-RoBERTa; accel.artifacts.families): module names in a layer.
+ATTENTION = BERT_STRUCTURE.attention
+PROJECTIONS = BERT_STRUCTURE.projections
+ATTENTION_OUT = BERT_STRUCTURE.attention_out
+FFN_IN, FFN_OUT = BERT_STRUCTURE.ffn_in, BERT_STRUCTURE.ffn_out
 
 
 def _linear(layer: nn.Module, path: str) -> nn.Linear:

@@ -128,3 +128,20 @@ def test_a_capability_check_that_raises_is_the_cells_error_not_a_skip(
     result.stdout.fnmatch_lines(["*KeyError: 'flags'*", "*bf16/cpu*ERROR*"])
     status = {c["cell"]: c["status"] for c in json.loads(out.read_text())["cells"]}
     assert status == {"bf16/cpu": "error", "ort-int8/cpu": "written"}
+
+
+def test_a_cell_the_model_family_cannot_run_is_skipped_naming_the_family(
+    inner: pytest.Pytester,
+) -> None:
+    """Decided from the checkpoint's config alone, before any model is loaded."""
+    model = inner.path / "distil"
+    model.mkdir()
+    (model / "config.json").write_text(json.dumps({"model_type": "distilbert"}))
+    out = inner.path / "out.json"
+    args = ("--accel-techniques=pruned-structured", "--accel-device=cpu", f"--accel-model={model}")
+    result = inner.runpytest(*args, f"--accel-json={out}", "-p", "no:cacheprovider")
+    result.assert_outcomes(skipped=2)
+    reason = "pruned-structured does not support the distilbert family: structured pruning"
+    result.stdout.fnmatch_lines(["*pruned-structured/cpu*skipped: pruned-structured does not*"])
+    (cell,) = json.loads(out.read_text())["cells"]
+    assert cell["status"] == "skipped" and cell["skip_reason"].startswith(reason)

@@ -1,5 +1,8 @@
 """ONNX stages shared by technique families: export, ONNX Runtime fusions, int8, fp16.
 
+The fusions are those of ONNX Runtime's optimizer for the model's family
+(``accel.artifacts.families``).
+
 Each graph is a cached artifact keyed on its recipe, its code and its source; families compose
 them (``ort-int8`` and ``distilled-ort-int8`` both quantize a fused graph).
 """
@@ -16,6 +19,7 @@ from pathlib import Path
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from accel.artifacts.families import optimizer_type
 from accel.artifacts.models import Classifier
 from accel.artifacts.provenance import Artifact
 from accel.measure.predictors import OrtPredictor, Predictor
@@ -66,12 +70,19 @@ def export_onnx(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, out:
     return path
 
 
-def optimize_bert(source: Path, out: Path, num_heads: int, hidden_size: int) -> Path:
-    """Apply ONNX Runtime's BERT fusions (attention, layer norm, GELU) offline."""
+def optimize_graph(
+    source: Path, out: Path, model_type: str, num_heads: int, hidden_size: int
+) -> Path:
+    """Apply ONNX Runtime's transformer fusions (attention, layer norm, GELU) offline, those of
+    its optimizer's ``model_type`` (``"bert"`` for every family accel supports)."""
     from onnxruntime.transformers.optimizer import optimize_model
 
     optimized = optimize_model(
-        str(source), model_type="bert", num_heads=num_heads, hidden_size=hidden_size, opt_level=1
+        str(source),
+        model_type=model_type,
+        num_heads=num_heads,
+        hidden_size=hidden_size,
+        opt_level=1,
     )
     path = out / MODEL_FILE
     optimized.save_model_to_file(str(path))
@@ -120,15 +131,18 @@ def _fused(ctx: BuildContext, student: Classifier | None) -> Artifact:
     source = ctx.reference if student is None else student
     model = source.model
     config = model.config
+    model_type = optimizer_type(model)
 
     def build(out: Path) -> None:
         raw = out / "raw"
         raw.mkdir()
         export_onnx(model, ctx.reference.tokenizer, raw)
-        optimize_bert(raw / MODEL_FILE, out, config.num_attention_heads, config.hidden_size)
+        optimize_graph(
+            raw / MODEL_FILE, out, model_type, config.num_attention_heads, config.hidden_size
+        )
         shutil.rmtree(raw)
 
-    recipe = {"stage": "ort-fused", "attention": "eager", "opset": OPSET}
+    recipe = {"stage": "ort-fused", "attention": "eager", "opset": OPSET, "fusions": model_type}
     return ctx.artifact("onnx", recipe, build, (source.identity(),))
 
 

@@ -123,6 +123,21 @@ def _cache(args: argparse.Namespace, _: list[str]) -> int:
     return 0
 
 
+def _config(args: argparse.Namespace, _: list[str]) -> int:
+    from accel.plugin.config import ConfigError, describe, find_config, resolve
+
+    file = Path(args.config) if args.config else find_config(Path.cwd())
+    try:
+        if file is not None and not file.is_file():
+            raise ConfigError(f"--config: {file} does not exist")
+        settings = resolve(file, {k: v for k, v in vars(args).items() if k != "config"})
+    except ConfigError as exc:
+        print(f"accel config: {exc}", file=sys.stderr)
+        return 2
+    print(describe(settings), end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="accel", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -134,6 +149,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_options(run.add_argument, CLI_PREFIX)
     run.set_defaults(handler=_run)
+    config = sub.add_parser(
+        "config",
+        help="print the effective configuration and where each value came from",
+        description="Print the effective configuration: the options given here over the "
+        "project's file ([tool.accel] in pyproject.toml, or accel.toml; docs/configuration.md) "
+        "over the defaults, one key a line with its source. Exit 2 on a bad value.",
+    )
+    add_options(config.add_argument, CLI_PREFIX)
+    config.set_defaults(handler=_config)
     show = sub.add_parser("show", help="print every baseline file's headline numbers")
     show.add_argument(
         "--baselines",
@@ -178,79 +202,23 @@ def build_parser() -> argparse.ArgumentParser:
         description="Distill one student per trial on a fraction of the train split and score "
         "it on the validation split; write every trial and the best to --out.",
     )
-    search.add_argument(
-        "--trials", type=int, default=10, metavar="N", help="Optuna trials (default: %(default)s)"
-    )
-    search.add_argument(
-        "--train-fraction",
-        type=float,
-        default=0.5,
-        metavar="F",
-        help="seeded fraction of the train split per trial (default: %(default)s)",
-    )
-    search.add_argument(
-        "--alpha-min",
-        type=float,
-        default=0.0,
-        metavar="A",
-        help="lowest alpha, the weight of the labels (default: %(default)s)",
-    )
-    search.add_argument(
-        "--alpha-max",
-        type=float,
-        default=1.0,
-        metavar="A",
-        help="highest alpha (default: %(default)s)",
-    )
-    search.add_argument(
-        "--temperature-min",
-        type=float,
-        default=1.0,
-        metavar="T",
-        help="lowest temperature (default: %(default)s)",
-    )
-    search.add_argument(
-        "--temperature-max",
-        type=float,
-        default=12.0,
-        metavar="T",
-        help="highest temperature (default: %(default)s)",
-    )
-    search.add_argument(
-        "--epochs-min",
-        type=int,
-        default=2,
-        metavar="N",
-        help="fewest epochs (default: %(default)s)",
-    )
-    search.add_argument(
-        "--epochs-max", type=int, default=8, metavar="N", help="most epochs (default: %(default)s)"
-    )
-    search.add_argument(
-        "--seed",
-        type=int,
-        default=42,
-        metavar="N",
-        help="seed of the sampler and the train subset (default: %(default)s)",
-    )
-    search.add_argument(
-        "--model",
-        default="embedded",
-        metavar="SPEC",
-        help="teacher: directory, hub id or 'embedded' (default: %(default)s)",
-    )
-    search.add_argument(
-        "--data",
-        default=None,
-        metavar="PATH",
-        help="CLINC150 oos-eval JSON (default: $ACCEL_CLINC_PATH, else the hub)",
-    )
-    search.add_argument(
-        "--out",
-        default="benchmarks/distill-search.json",
-        metavar="PATH",
-        help="where to write the trials and the best values (default: %(default)s)",
-    )
+    for flag, kind, default, metavar, text in (
+        ("--trials", int, 10, "N", "Optuna trials"),
+        ("--train-fraction", float, 0.5, "F", "seeded fraction of the train split per trial"),
+        ("--alpha-min", float, 0.0, "A", "lowest alpha, the weight of the labels"),
+        ("--alpha-max", float, 1.0, "A", "highest alpha"),
+        ("--temperature-min", float, 1.0, "T", "lowest temperature"),
+        ("--temperature-max", float, 12.0, "T", "highest temperature"),
+        ("--epochs-min", int, 2, "N", "fewest epochs"),
+        ("--epochs-max", int, 8, "N", "most epochs"),
+        ("--seed", int, 42, "N", "seed of the sampler and the train subset"),
+        ("--model", str, "embedded", "SPEC", "teacher: directory, hub id or 'embedded'"),
+        ("--data", str, None, "PATH", "CLINC150 oos-eval JSON ($ACCEL_CLINC_PATH, else the hub)"),
+        ("--out", str, "benchmarks/distill-search.json", "PATH", "where to write the trials"),
+    ):
+        search.add_argument(
+            flag, type=kind, default=default, metavar=metavar, help=f"{text} (default: %(default)s)"
+        )
     search.set_defaults(handler=_distill_search)
     cache = sub.add_parser(
         "cache",

@@ -13,8 +13,9 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from accel.artifacts.cache import fingerprint
-from accel.artifacts.data import LABEL, TEXT, intent_names, load_clinc
+from accel.artifacts.data import LABEL, TEXT, intent_names
 from accel.artifacts.models import EMBEDDED
+from accel.artifacts.sources import DataSpec, load_data, reject_label
 from accel.artifacts.store import record_use
 from accel.measure.accuracy import classify_all, score, size_mb
 from accel.measure.behaviour import Outputs, compare_outputs
@@ -45,12 +46,11 @@ class RunConfig:
     """What a matrix run measures, and how."""
 
     model: str = EMBEDDED
-    data_path: str | None = None
+    data: DataSpec = field(default_factory=DataSpec)  # default: CLINC150
     threads: int = 1
     plan: TimingPlan = field(default_factory=TimingPlan)
     batch_size: int = 64
-    # The length sweep and throughput of every cell (ungated, for the report).
-    scaling: bool = True
+    scaling: bool = True  # the length sweep and throughput of every cell (ungated: the report)
     sweep: SweepPlan = field(default_factory=SweepPlan)
     # Peak memory and load time of every cell, each in a fresh process (accel.measure.serving).
     serving: bool = True
@@ -117,7 +117,7 @@ class Matrix:
 
     @cached_property
     def data(self) -> datasets.DatasetDict:
-        return load_clinc(self.config.data_path)
+        return load_data(self.config.data)
 
     @cached_property
     def reference(self) -> Classifier:
@@ -172,7 +172,7 @@ class Matrix:
                 predictor, self.test_texts, self.config.batch_size, f"accuracy {predictor.name}"
             )
             self._outputs[cell.id] = outputs
-            accuracy = score(outputs.labels, self.test_references)
+            accuracy = score(outputs.labels, self.test_references, reject_label(self.config.data))
             self._scores[cell.id] = (accuracy, size_mb(predictor))
         return self._scores[cell.id]
 

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from accel.artifacts.cache import write_json_atomic
+from accel.artifacts.sources import DataSpec
 from accel.matrix import Matrix, RunConfig
 from accel.measure.behaviour import compare_outputs
 from accel.measure.records import Cell
@@ -37,7 +38,7 @@ def main() -> None:
         for t in registry
         if "cpu" in t.devices and registry.unavailable(t.name, "cpu") is None
     ]
-    matrix = Matrix(RunConfig(data_path=os.environ.get("ACCEL_CLINC_PATH")), registry)
+    matrix = Matrix(RunConfig(data=DataSpec(path=os.environ.get("ACCEL_CLINC_PATH"))), registry)
     reference = Cell(REFERENCE, "cpu")
     matrix.score(reference)
     cells: dict[str, object] = {}

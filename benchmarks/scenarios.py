@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from accel.artifacts.cache import write_json_atomic
+from accel.artifacts.sources import DataSpec
 from accel.matrix import Matrix, RunConfig
 from accel.measure.machine import machine_record
 from accel.measure.records import Cell
@@ -56,7 +57,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/scenarios-cpu.json"))
     parser.add_argument("--logs", type=Path, default=Path("reports/loadgen"))
     args = parser.parse_args()
-    matrix = Matrix(RunConfig(data_path=os.environ.get("ACCEL_CLINC_PATH")), builtin_registry())
+    data = DataSpec(path=os.environ.get("ACCEL_CLINC_PATH"))
+    matrix = Matrix(RunConfig(data=data), builtin_registry())
     settings = ScenarioSettings()
     texts = matrix.test_texts
     command = "python benchmarks/scenarios.py " + " ".join(

@@ -27,6 +27,7 @@ import psutil
 import speedup_noise
 
 from accel.artifacts.cache import write_json_atomic
+from accel.artifacts.sources import DataSpec
 from accel.matrix import Matrix, RunConfig
 from accel.measure import serving
 from accel.measure.records import Cell
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/serving-spread.json"))
     args = parser.parse_args(argv)
     data = os.environ.get("ACCEL_CLINC_PATH")
-    matrix = Matrix(RunConfig(data_path=data, threads=args.threads), builtin_registry())
+    matrix = Matrix(RunConfig(data=DataSpec(path=data), threads=args.threads), builtin_registry())
     techniques = args.cells.split(",")
     names = dict.fromkeys([REFERENCE, *techniques])
     predictors = {t: matrix.predictor(Cell(t, "cpu")) for t in names}

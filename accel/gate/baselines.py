@@ -175,7 +175,7 @@ def render_baseline(
     bad = [k for k, v in figures.items() if not gated.domain(k).admits(v)]
     if bad:
         raise ValueError(f"{cell}: no baseline from a run that did not measure {', '.join(bad)}")
-    tol = tolerances or {k: m.tolerance for k, m in METRICS.items() if k in values}
+    tol = {k: m.tolerance for k, m in METRICS.items() if k in values} | dict(tolerances or {})
     present = gated.required() + tuple(
         k for k in gated.optional() if k in values and gated.domain(k).admits(values[k])
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,12 +21,15 @@ from typing import Any
 
 import tomllib
 
-from accel.artifacts.sources import DataSpec
-from accel.plugin.config_values import EMBEDDED, Checker, ConfigError
+from accel.artifacts.data import CLINC_PATH_ENV
+from accel.artifacts.sources import DataSpec, reject_label
+from accel.plugin.config_values import EMBEDDED, Checker, ConfigError, apply_contracts
+from accel.techniques import Registry
 
 ACCEL_TOML = "accel.toml"
 PYPROJECT = "pyproject.toml"
 DEFAULT = "default"
+CLI = "command line"
 
 # Every key of the table, with what it holds (the help of `accel config`).
 KEYS: dict[str, str] = {
@@ -72,6 +76,13 @@ class Config:
     def source(self, key: str) -> str:
         """Where ``key``'s value came from: the file, the command line or the default."""
         return self.settings[key].source
+
+    def setter(self, key: str) -> str:
+        """Who set ``key``, for its errors: the option (``--accel-techniques``), or the file
+        and key."""
+        source = self.source(key)
+        cli = source.startswith(CLI)
+        return source[len(CLI) + 2 : -1] if cli else f"{source}: key {key}"
 
 
 def find_config(start: Path) -> Path | None:
@@ -139,7 +150,7 @@ def resolve(file: Path | None, options: Mapping[str, Any]) -> Config:
         option = OPTION_OF.get(key)
         given = options.get(option) if option else None
         if given is not None:
-            settings[key] = Setting(given, f"command line (--accel-{option})")
+            settings[key] = Setting(given, f"{CLI} (--accel-{option})")
         elif key in parsed:
             settings[key] = Setting(parsed[key], where)
         else:
@@ -153,6 +164,63 @@ def resolve(file: Path | None, options: Mapping[str, Any]) -> Config:
                 f"kind {spec.kind!r}: change its files there, or drop --accel-data"
             )
         settings["data"] = Setting(
-            dataclasses.replace(spec, path=data_path), "command line (--accel-data)"
+            dataclasses.replace(spec, path=data_path), f"{CLI} (--accel-data)"
         )
     return Config(file, settings)
+
+
+def customize(registry: Registry, config: Config) -> None:
+    """Add the config's own techniques (``plugins``) to ``registry``, then put its contract
+    overrides (``contracts``) in place of the declared promises."""
+    where = config.source("plugins")
+    for spec in config["plugins"]:
+        registry.load_object(spec, where)
+    where = config.source("contracts")
+    for name, promises in config["contracts"].items():
+        if name not in registry:
+            raise ConfigError(
+                f"{where}: [contracts.{name}] names no technique; known: "
+                f"{', '.join(registry.names())}"
+            )
+        contract = apply_contracts(
+            registry[name].contract, promises, f"{where}: [contracts.{name}]"
+        )
+        registry.set_contract(name, contract)
+
+
+def describe(config: Config) -> str:
+    """The effective configuration, one key a line with where its value came from (what
+    ``accel config`` prints)."""
+    unset = {
+        "techniques": "every registered technique",
+        "devices": "every registered device",
+        "rounds": "20 (60 with --accel-update-baselines)",
+        "baselines": "baselines/ under the pytest rootdir",
+    }
+    lines = [f"# configuration file: {config.file or 'none (every value is a default)'}"]
+    for key, setting in config.settings.items():
+        value = setting.value
+        if isinstance(value, DataSpec):
+            shown = _data(value)
+        elif value is None:
+            shown = unset[key]
+        elif isinstance(value, dict):
+            shown = repr({k: getattr(v, "as_dict", lambda v=v: v)() for k, v in value.items()})
+        else:
+            shown = repr(value)
+        lines.append(f"{key} = {shown}  # {setting.source}")
+    return "\n".join(lines) + "\n"
+
+
+def _data(spec: DataSpec) -> str:
+    default = DataSpec()
+    fields = {
+        f.name: getattr(spec, f.name)
+        for f in dataclasses.fields(spec)
+        if f.name == "kind" or getattr(spec, f.name) != getattr(default, f.name)
+    }
+    if spec.kind == "clinc150" and spec.path is None:
+        env = os.environ.get(CLINC_PATH_ENV)
+        fields["path"] = f"${CLINC_PATH_ENV} = {env}" if env else "the hub's clinc_oos/plus"
+    fields["reject_label"] = reject_label(spec)
+    return "{" + ", ".join(f"{k} = {v!r}" for k, v in fields.items()) + "}"

@@ -25,6 +25,7 @@ from accel.measure.machine import isa_difference
 from accel.measure.records import Cell
 from accel.measure.timing import BASELINE_ROUNDS, TimingPlan
 from accel.plugin import hookspecs
+from accel.plugin.config import Config, ConfigError, find_config, resolve
 from accel.plugin.options import PYTEST_PREFIX, REQUIRE_ENV, add_options
 from accel.plugin.state import NAME, AccelState
 from accel.reporting.schema import CellRecord, RunRecord
@@ -44,22 +45,39 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(group.addoption, PYTEST_PREFIX)
 
 
+def project_config(config: pytest.Config) -> Config:
+    """The effective configuration: the ``--accel-*`` options over the project's file
+    (``--accel-config``, else found from the rootdir) over the defaults."""
+    opt = config.getoption
+    for name in ("threads", "rounds"):
+        low = 1 if name == "threads" else 2
+        if opt(f"accel_{name}") is not None and opt(f"accel_{name}") < low:
+            raise pytest.UsageError(f"--accel-{name} must be >= {low}, got {opt(f'accel_{name}')}")
+    given = opt("accel_config")
+    if given is not None and not Path(given).is_file():
+        raise pytest.UsageError(f"--accel-config: {given} does not exist (give a config file)")
+    file = Path(given) if given is not None else find_config(Path(config.rootpath))
+    names = ("model", "data", "techniques", "device", "threads", "rounds", "baselines")
+    options = {name: opt("accel_" + name) for name in names}
+    try:
+        return resolve(file, options)
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
 def pytest_configure(config: pytest.Config) -> None:
     opt = config.getoption
-    if opt("accel_threads") < 1:
-        raise pytest.UsageError(f"--accel-threads must be >= 1, got {opt('accel_threads')}")
-    rounds = opt("accel_rounds")
+    settings = project_config(config)
+    rounds = settings["rounds"]
     if rounds is None:
         rounds = BASELINE_ROUNDS if opt("accel_update_baselines") else TimingPlan().rounds
-    if rounds < 2:
-        raise pytest.UsageError(f"--accel-rounds must be >= 2, got {rounds}")
-    baselines, json_path = opt("accel_baselines"), opt("accel_json")
+    baselines, json_path = settings["baselines"], opt("accel_json")
     state = AccelState(
         pytest_config=config,
         run=RunConfig(
-            model=opt("accel_model"),
-            data_path=opt("accel_data"),
-            threads=opt("accel_threads"),
+            model=settings["model"],
+            data=settings["data"],
+            threads=settings["threads"],
             plan=TimingPlan(rounds=rounds),
             scaling=not opt("accel_no_scaling"),
             serving=not opt("accel_no_serving"),
@@ -68,8 +86,9 @@ def pytest_configure(config: pytest.Config) -> None:
         baselines_dir=Path(baselines) if baselines else Path(config.rootpath) / "baselines",
         update=opt("accel_update_baselines"),
         json_path=Path(json_path) if json_path else None,
-        techniques_option=opt("accel_techniques"),
-        devices_option=opt("accel_device"),
+        settings=settings,
+        techniques_option=settings["techniques"],
+        devices_option=settings["devices"],
         rebuild_option=opt("accel_rebuild"),
         require_option=opt("accel_require"),
         shard_option=opt("accel_shard"),

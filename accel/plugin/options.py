@@ -68,14 +68,16 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "techniques",
-        "Comma-separated techniques to run. Default: every registered technique (built-ins, "
-        "then those of installed plugins and conftests).",
+        "Comma-separated techniques to run. Default: the config's techniques, else every "
+        "registered technique (built-ins, then those of installed plugins, the config's plugins "
+        "and conftests).",
         metavar="NAMES",
     ),
     Option(
         "device",
         "Comma-separated devices to collect; cells on a device this machine lacks are listed "
-        "as skipped, with the reason. Default: every registered device (cpu, cuda).",
+        "as skipped, with the reason. Default: the config's devices, else every registered "
+        "device (cpu, cuda).",
         metavar="DEVICES",
     ),
     Option(
@@ -87,31 +89,40 @@ OPTIONS: tuple[Option, ...] = (
         metavar="CELLS",
     ),
     Option(
+        "config",
+        "The project's configuration: a pyproject.toml with [tool.accel], or an accel.toml "
+        "(docs/configuration.md). Default: the first accel.toml, or pyproject.toml with "
+        "[tool.accel], in the rootdir or above it. Options given here override the file.",
+        metavar="PATH",
+    ),
+    Option(
         "model",
         "Reference classifier: a directory, a hub id, or 'embedded' for the default teacher "
-        "trained from all-MiniLM-L6-v2. Default: %(default)s.",
+        "fine-tuned from all-MiniLM-L6-v2 on the configured data. Default: the config's model, "
+        f"else {EMBEDDED}.",
         metavar="SPEC",
-        default=EMBEDDED,
     ),
     Option(
         "data",
-        f"CLINC150 oos-eval JSON (data_oos_plus.json). Default: ${CLINC_PATH_ENV}, else the "
-        "hub dataset clinc_oos/plus.",
+        f"CLINC150 oos-eval JSON (data_oos_plus.json), when the data is CLINC150 (other data: "
+        f"[tool.accel.data], docs/data.md). Default: the config's data.path, else "
+        f"${CLINC_PATH_ENV}, else the hub dataset clinc_oos/plus.",
         metavar="PATH",
     ),
     Option(
         "threads",
-        "Threads for every cell (PyTorch and ONNX Runtime alike). Default: %(default)s.",
+        "Threads for every cell (PyTorch and ONNX Runtime alike). Default: the config's "
+        "threads, else 1.",
         metavar="N",
-        default=1,
         type=int,
     ),
     Option(
         "rounds",
         "Interleaved timing rounds per cell (each: one block of reference calls and one of "
-        f"cell calls, {BLOCK} calls a block; the cells take turns, round by round). Default: "
-        f"{DEFAULT_ROUNDS}, and {BASELINE_ROUNDS} with --accel-update-baselines, so that a "
-        "baseline averages more of the machine's drift than the runs it judges.",
+        f"cell calls, {BLOCK} calls a block; the cells take turns, round by round). Default: the "
+        f"config's rounds, else {DEFAULT_ROUNDS}, and {BASELINE_ROUNDS} with "
+        "--accel-update-baselines, so that a baseline averages more of the machine's drift "
+        "than the runs it judges.",
         metavar="N",
         type=int,
     ),
@@ -146,7 +157,8 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "baselines",
-        "Directory of baseline files. Default: baselines/ under the rootdir.",
+        "Directory of baseline files. Default: the config's baselines, else baselines/ under "
+        "the rootdir.",
         metavar="DIR",
     ),
     Option(

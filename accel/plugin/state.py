@@ -35,6 +35,7 @@ from accel.matrix import Matrix, RunConfig, all_cells
 from accel.measure.machine import latency_incomparable, same_machine
 from accel.measure.records import Cell
 from accel.measure.scenarios import ScenariosInterrupted
+from accel.plugin.config import Config, ConfigError, customize
 from accel.plugin.options import REQUIRE_ENV, csv, required_cells, shard_spec
 from accel.techniques import REFERENCE, Registry, TechniqueError, builtin_registry
 
@@ -50,6 +51,7 @@ class AccelState:
     baselines_dir: Path
     update: bool
     json_path: Path | None
+    settings: Config  # the effective configuration (accel.plugin.config)
     techniques_option: str | None
     devices_option: str | None
     rebuild_option: str | None = None
@@ -66,25 +68,26 @@ class AccelState:
         try:
             registry.load_entry_points()
             self.pytest_config.hook.pytest_accel_register_techniques(registry=registry)
-        except TechniqueError as exc:  # a broken plugin: its message names it and the fix
+            customize(registry, self.settings)  # the config's plugins and contracts
+        except (TechniqueError, ConfigError) as exc:  # its message names it and the fix
             raise pytest.UsageError(str(exc)) from exc
         return registry
 
     @cached_property
     def techniques(self) -> list[str]:
         """The techniques this run selects (``--accel-techniques``), validated."""
-        return self._select(self.techniques_option, self.registry.names(), "--accel-techniques")
+        return self._select(self.techniques_option, self.registry.names(), "techniques")
 
     @cached_property
     def devices(self) -> list[str]:
         """The devices this run selects (``--accel-device``), validated."""
-        return self._select(self.devices_option, self.registry.devices(), "--accel-device")
+        return self._select(self.devices_option, self.registry.devices(), "devices")
 
     def _select(self, value: str | None, valid: list[str], option: str) -> list[str]:
-        if value is None:
+        if value is None:  # option: --accel-rebuild, or a config key (the file's, or an option)
             return valid
         try:
-            return csv(value, valid, option)
+            return csv(value, valid, option if option[0] == "-" else self.settings.setter(option))
         except argparse.ArgumentTypeError as exc:
             raise pytest.UsageError(str(exc)) from None
 
@@ -278,7 +281,8 @@ class AccelState:
                     result.machine,
                     created=_dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
                     accel_version=__version__,
-                    tolerances=previous.tolerances if previous else None,
+                    tolerances=dict(previous.tolerances if previous else {})
+                    | self.settings["tolerances"],
                 ),
             )
         return made

@@ -8,10 +8,13 @@ adds them with the ``pytest_accel_register_techniques`` hook. Every run builds i
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from importlib import metadata
 
+from accel.gate.contracts import Contract
 from accel.measure.capabilities import Requirement, cuda_device
 from accel.techniques.base import Technique, TechniqueError
 
@@ -97,6 +100,24 @@ class Registry:
                 added.append(self.add(item, origin).name)
         return added
 
+    def load_object(self, spec: str, origin: str) -> list[str]:
+        """Add the Technique (or list of them) at ``spec``, ``"package.module:attribute"``
+        (a config's ``plugins``); returns the names added."""
+        module, _, attribute = spec.partition(":")
+        try:
+            loaded = getattr(importlib.import_module(module), attribute)
+        except Exception as exc:
+            raise RegistryError(
+                f"{origin}: {spec!r} cannot be loaded: {type(exc).__name__}: {exc}. Give "
+                "'package.module:attribute' of an importable module (see docs/extending.md)."
+            ) from exc
+        items = loaded if isinstance(loaded, (list, tuple)) else [loaded]
+        return [self.add(item, f"{origin} ({spec})").name for item in items]
+
+    def set_contract(self, name: str, contract: Contract) -> None:
+        """Replace the contract of the technique ``name`` (a config's ``contracts``)."""
+        self._techniques[name] = dataclasses.replace(self[name], contract=contract)
+
     def __getitem__(self, name: str) -> Technique:
         try:
             return self._techniques[name]
@@ -126,9 +147,7 @@ class Registry:
         """Where technique ``name`` came from ("" for a built-in)."""
         return self._origins[name]
 
-    def unavailable(
-        self, technique: str, device: str, model_type: str | None = None
-    ) -> str | None:
+    def unavailable(self, technique: str, device: str, model_type: str | None = None) -> str | None:
         """Why the cell cannot run on this machine (its device, the reference's requirements
         there, its own) or on a reference of ``model_type`` (its family), or None when it can."""
         return (

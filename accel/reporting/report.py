@@ -10,6 +10,9 @@ Plots (matplotlib, Agg backend), one of each per device in the run:
   most (:mod:`accel.reporting.behaviour`), with a table of every cell's behaviour figures.
 * ``server-qps-vs-p99-<device>.png`` (a run with ``--accel-scenarios``): LoadGen's Server
   search, completed QPS against p99 latency, one line per cell.
+* ``frontier-speedup-<device>.png`` and ``frontier-size-<device>.png``: accuracy change against
+  speedup and against size ratio, the Pareto front and the book's points as ratios, with the
+  "Frontier" table (:mod:`accel.reporting.frontier`).
 
 The JSON is read and validated by :mod:`accel.reporting.schema` (its versions 1 and 2).
 """
@@ -22,6 +25,8 @@ from typing import Any
 
 from accel.artifacts.cache import write_text_atomic
 from accel.reporting.behaviour import agreement_chart, behaviour_table, class_drop_chart, compared
+from accel.reporting.frontier import cell_points, frontier_devices, frontier_markdown
+from accel.reporting.frontier_chart import frontier_charts
 from accel.reporting.plotting import pyplot, save
 from accel.reporting.scenario_report import scenario_markdown, server_chart
 from accel.reporting.schema import CellRecord, ReportError, RunRecord
@@ -124,8 +129,13 @@ def _settings_line(settings: Mapping[str, Any]) -> str:
     return ", ".join(f"{k} {settings[k]}" for k in keys if k in settings)
 
 
-def markdown(run: RunRecord, images: Mapping[str, list[str]]) -> str:
-    """The report's Markdown; ``images`` maps a device to its PNG file names."""
+def markdown(
+    run: RunRecord,
+    images: Mapping[str, list[str]],
+    frontier: Mapping[str, list[str]] | None = None,
+) -> str:
+    """The report's Markdown; ``images`` and ``frontier`` map a device to its PNG file names
+    (the frontier's charts go with the "Frontier" table)."""
     level = run.settings.get("speedup_ci_level")
     ci_head = f"speedup [{level:.0%} CI]" if isinstance(level, (int, float)) else "speedup [CI]"
     lines = ["# accel run report", "", f"Settings: {_settings_line(run.settings)}.", ""]
@@ -145,6 +155,7 @@ def markdown(run: RunRecord, images: Mapping[str, list[str]]) -> str:
         )
     rows += [(f"`{c.cell}`", "-", "-", "-", "-", c.verdict) for c in run.cells if not c.measured]
     lines += markdown_grid(("cell", "accuracy", "size MB", "p50 ms", ci_head, "verdict"), rows)
+    lines += ["", *frontier_markdown(run.cells, frontier or {})]
     for device in _devices(measured):
         cells = [c for c in measured if c.device == device]
         lines += ["", f"## {device}", ""]
@@ -223,6 +234,11 @@ def write_report(run_json: Path, out: Path) -> list[Path]:
             server_chart(scenarios, qps, f"LoadGen Server: QPS against p99 ({device})")
             images[device].append(qps.name)
             written.append(qps)
+    frontier: dict[str, list[str]] = {}
+    for device in frontier_devices(run.cells):
+        charts = frontier_charts(cell_points(run.cells, device), out, device)
+        frontier[device] = [p.name for p in charts]
+        written += charts
     report = out / REPORT_NAME
-    write_text_atomic(report, markdown(run, images))
+    write_text_atomic(report, markdown(run, images, frontier))
     return [report, *written]

@@ -41,6 +41,8 @@ def test_report_writes_markdown_and_plots(tmp_path: Path) -> None:
     names = sorted(p.name for p in written)
     assert names == [
         "accuracy-vs-latency-cpu.png",
+        "frontier-size-cpu.png",
+        "frontier-speedup-cpu.png",
         "latency-vs-length-cpu.png",
         "report.md",
     ]

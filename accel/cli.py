@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from accel.plugin.options import CLI_PREFIX, add_options, forward
+from accel.plugin.starter import add_init_arguments, run_init
 
 SUITE = "accel.plugin.suite"  # the gate's tests, collected from the installed package
 
@@ -158,6 +159,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_options(config.add_argument, CLI_PREFIX)
     config.set_defaults(handler=_config)
+    init = sub.add_parser(
+        "init",
+        help="start gating a new project: write its config, run the matrix once, write its "
+        "baselines",
+        description="Write a starter config for a model and data given here (columns and "
+        "labels detected, contracts proposed from the built-in defaults), run the matrix once "
+        "with --accel-update-baselines, and print what to commit and the CI step to add "
+        "(docs/init.md). Never overwrites a config or baseline without --force.",
+    )
+    add_init_arguments(init)
+    init.set_defaults(handler=lambda args, _: run_init(args))
     show = sub.add_parser("show", help="print every baseline file's headline numbers")
     show.add_argument(
         "--baselines",

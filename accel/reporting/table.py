@@ -73,12 +73,18 @@ def rows(verdicts: Sequence[CellVerdict]) -> list[tuple[str, ...]]:
     return out
 
 
+SCORES = ("macro_f1", "accuracy_in_scope", "oos_recall")  # what the data has of them
+
+
 def extra_figures(verdicts: Sequence[CellVerdict]) -> list[tuple[str, str]]:
-    """(cell, text) for every cell with extra gated metrics (sparsity, compressed size),
-    each with its delta against the baseline."""
+    """(cell, text) for every cell's gated figures beyond the columns: the scores its data has
+    (macro-F1; in-scope accuracy and out-of-scope recall with a reject label) and its extra
+    metrics (sparsity, compressed size, ...), each with its delta against the baseline."""
     out = []
     for o in verdicts:
-        extra = o.result.extra_metrics if o.result else {}
+        measured = o.result.metrics() if o.result else {}
+        scores = {k: measured[k] for k in SCORES if k in measured}
+        extra = scores | (o.result.extra_metrics if o.result else {})
         if not extra:
             continue
         b = o.against.flat_metrics() if o.against else {}

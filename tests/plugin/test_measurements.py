@@ -15,22 +15,33 @@ pytest_plugins = ["pytester"]
 def test_a_nan_required_metric_fails_and_is_never_written(
     inner: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """OOS recall on data without out-of-scope rows is NaN: the cell fails, in update mode
+    """A required figure the run could not measure (NaN): the cell fails, in update mode
     too, and no baseline records the NaN (to be ignored by every later run)."""
-    monkeypatch.setenv("FAKE_OOS", "nan")
+    monkeypatch.setenv("FAKE_ACCURACY", "nan")
     path = inner.path / "baselines" / "cpu" / "ort-int8.json"
     result = inner.runpytest(*ARGS, "--accel-update-baselines")
-    result.assert_outcomes(passed=1, failed=1)
+    result.assert_outcomes(failed=2)  # the contract's accuracy floor too
     result.stdout.fnmatch_lines(
-        ["*required metric(s) oos_recall were not measured*", "*ort-int8/cpu*FAIL not measured*"]
+        ["*required metric(s) accuracy were not measured*", "*ort-int8/cpu*FAIL not measured*"]
     )
     assert not path.exists()
+
+
+def test_a_nan_out_of_scope_recall_is_left_out_and_fails_against_a_baseline_with_it(
+    inner: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OOS recall on test data without out-of-scope rows is NaN: a new baseline leaves it out
+    (data without a reject label has none), a baseline that has it fails the run."""
+    path = inner.path / "baselines" / "cpu" / "ort-int8.json"
+    monkeypatch.setenv("FAKE_OOS", "nan")
+    inner.runpytest(*ARGS, "--accel-update-baselines").assert_outcomes(passed=2)
+    assert "oos_recall" not in json.loads(path.read_text())["metrics"]
     monkeypatch.setenv("FAKE_OOS", "0.5")
     inner.runpytest(*ARGS, "--accel-update-baselines").assert_outcomes(passed=2)
     monkeypatch.setenv("FAKE_OOS", "nan")
     result = inner.runpytest(*ARGS)
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["*ort-int8/cpu*FAIL not measured: oos_recall*"])
+    result.stdout.fnmatch_lines(["*ort-int8/cpu*FAIL*oos_recall*"])
 
 
 def test_a_nan_optional_metric_is_not_written_and_shows_not_measured(

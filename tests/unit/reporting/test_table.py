@@ -18,15 +18,15 @@ def test_each_compared_cell_gets_a_behaviour_line() -> None:
     text = terminal_table(verdicts, "title")
     assert "behaviour against the reference (same test utterances):" in text
     lines = [line.strip() for line in text.splitlines()]
-    int8 = next(line for line in lines if line.startswith("ort-int8/cpu: accuracy"))
+    int8 = next(line for line in lines if line.startswith("ort-int8/cpu: accuracy "))
     assert "accuracy 0.9833 [0.9" in int8 and "], -1.67 pt vs reference" in int8
     assert "(within noise)" in int8
     assert "flips 1 right->wrong, 0 wrong->right" in int8
     assert "worst class a 0.967 vs 1.000 (n=30)" in int8
     assert "lacks kl_mean: the predictor gives no class probabilities" in int8
-    distilled = next(line for line in lines if line.startswith("distilled/cpu: accuracy"))
+    distilled = next(line for line in lines if line.startswith("distilled/cpu: accuracy "))
     assert "(a real change)" in distilled
-    assert not any(line.startswith("fp32/cpu: accuracy") for line in lines)
+    assert not any(line.startswith("fp32/cpu: accuracy ") for line in lines)
     assert "-20.00 pt vs reference" in markdown_table(verdicts, "title")
 
 

@@ -50,7 +50,7 @@ def test_a_nan_optional_metric_is_not_written_and_shows_not_measured(
     monkeypatch.setenv("FAKE_EXTRA", '{"sparsity": NaN, "compressed_size_mb": 15.0}')
     result = inner.runpytest(*ARGS, "--accel-update-baselines")
     result.assert_outcomes(passed=2)
-    result.stdout.fnmatch_lines(["*ort-int8/cpu: sparsity not measured, compressed_size_mb 15.0*"])
+    result.stdout.fnmatch_lines(["*ort-int8/cpu: *sparsity not measured, compressed_size_mb 15.0*"])
     doc = json.loads((inner.path / "baselines" / "cpu" / "ort-int8.json").read_text())
     assert "sparsity" not in doc["metrics"] and doc["metrics"]["compressed_size_mb"] == 15.0
     inner.runpytest(*ARGS).assert_outcomes(passed=2)

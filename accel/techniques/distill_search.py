@@ -108,7 +108,7 @@ def run_search(ctx: BuildContext, space: SearchSpace, out: Path, command: str) -
                 "number": trial.number,
                 "params": dict(trial.params),
                 "validation_accuracy": round(acc.accuracy, 4),
-                "validation_oos_recall": round(acc.oos_recall, 4),
+                "validation_oos_recall": acc.oos_recall and round(acc.oos_recall, 4),
                 "seconds": round(time.perf_counter() - started, 1),
             }
         )

@@ -23,7 +23,9 @@ EXTENSIONS: dict[str, str] = {
 }
 
 
-def _format(path: Path, fmt: str | None, split: str) -> str:
+def file_format(path: Path, fmt: str | None, split: str) -> str:
+    """``fmt`` (checked), else the format of ``path``'s extension; ``split`` names the file's
+    key (``files.<split>``) in the error."""
     if fmt is not None:
         if fmt not in FORMATS:
             raise DataError(f"format = {fmt!r} is not a known format; valid formats: {FORMATS}.")
@@ -119,7 +121,7 @@ def read_files(
             raise DataError(
                 f"file {path} (files.{split}) does not exist. Fix the path in files.{split}."
             )
-        found = _format(path, fmt, split)
+        found = file_format(path, fmt, split)
         if found != "parquet":
             _check_utf8(path, split)
         raw[split] = _read_file(path, found, split, [text_column, label_column])

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from accel.artifacts.readers import EXTENSIONS, FORMATS
+from accel.artifacts import readers
+from accel.artifacts.data import DataError
 
 TEXT_NAMES = ("text", "sentence", "utterance", "query", "content")
 LABEL_NAMES = ("label", "labels", "intent", "category", "class", "target")
@@ -50,16 +51,11 @@ class Detected:
 
 
 def file_format(path: Path, fmt: str | None) -> str:
-    """``fmt``, else the format of ``path``'s extension (as :mod:`accel.artifacts.readers`)."""
-    if fmt is not None:
-        return fmt
-    found = EXTENSIONS.get(path.suffix.lower())
-    if found is None:
-        raise InitError(
-            f"file {path}: unknown extension {path.suffix!r}; valid extensions: "
-            f"{', '.join(sorted(EXTENSIONS))}. Rename it or pass --format ({', '.join(FORMATS)})."
-        )
-    return found
+    """``fmt``, else the format of ``path``'s extension (as ``readers.file_format``)."""
+    try:
+        return readers.file_format(path, fmt, "train")
+    except DataError as exc:
+        raise InitError(f"{exc} (accel init: or pass --format)") from None
 
 
 def read_file(path: Path, fmt: str | None, limit: int = SAMPLE_ROWS) -> Table:

@@ -54,8 +54,8 @@ def _check_utf8(path: Path, split: str) -> None:
 
 
 def _root(exc: BaseException) -> BaseException:
-    while exc.__cause__ is not None or exc.__context__ is not None:
-        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    while (inner := exc.__cause__ or exc.__context__) is not None:
+        exc = inner
     return exc
 
 

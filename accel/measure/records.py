@@ -21,6 +21,11 @@ THROUGHPUT_PREFIX = "throughput_seq_per_s.b"  # + batch size: sequences per seco
 SECONDS_KEY = "scaling_seconds"  # what the sweep and the throughput took, together
 
 
+# The scores beyond accuracy, each present only where the data has it (macro-F1 always; the
+# other two with a reject label): Accuracy's optional fields, in the table's order.
+SCORES = ("macro_f1", "accuracy_in_scope", "oos_recall")
+
+
 @dataclass(frozen=True)
 class Accuracy:
     """Accuracy on a labelled split: overall and macro-F1; in-scope accuracy and out-of-scope
@@ -146,7 +151,7 @@ class CellResult:
         """Gated metrics, flat (``latency_ms.p50`` style keys)."""
         scores = {
             name: value
-            for name in ("accuracy_in_scope", "oos_recall", "macro_f1")
+            for name in SCORES
             if (value := getattr(self.accuracy, name)) is not None
         }
         return self.extra_metrics | scores | {

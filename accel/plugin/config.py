@@ -81,8 +81,7 @@ class Config:
         """Who set ``key``, for its errors: the option (``--accel-techniques``), or the file
         and key."""
         source = self.source(key)
-        cli = source.startswith(CLI)
-        return source[len(CLI) + 2 : -1] if cli else f"{source}: key {key}"
+        return f"--accel-{OPTION_OF[key]}" if source.startswith(CLI) else f"{source}: key {key}"
 
 
 def find_config(start: Path) -> Path | None:

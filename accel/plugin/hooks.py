@@ -49,10 +49,10 @@ def project_config(config: pytest.Config) -> Config:
     """The effective configuration: the ``--accel-*`` options over the project's file
     (``--accel-config``, else found from the rootdir) over the defaults."""
     opt = config.getoption
-    for name in ("threads", "rounds"):
-        low = 1 if name == "threads" else 2
-        if opt(f"accel_{name}") is not None and opt(f"accel_{name}") < low:
-            raise pytest.UsageError(f"--accel-{name} must be >= {low}, got {opt(f'accel_{name}')}")
+    for name, low in (("threads", 1), ("rounds", 2)):
+        value = opt(f"accel_{name}")
+        if value is not None and value < low:
+            raise pytest.UsageError(f"--accel-{name} must be >= {low}, got {value}")
     given = opt("accel_config")
     if given is not None and not Path(given).is_file():
         raise pytest.UsageError(f"--accel-config: {given} does not exist (give a config file)")

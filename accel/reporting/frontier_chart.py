@@ -26,6 +26,11 @@ X_LABELS = {
 TICKS = (0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200)
 
 
+def _xy(points: list[FrontierPoint], axis: str) -> tuple[list[float], list[float]]:
+    """The points' x (on ``axis``) and y (accuracy change) coordinates, for matplotlib."""
+    return [_x(p, axis) for p in points], [p.accuracy_change for p in points]
+
+
 def _x(p: FrontierPoint, axis: str) -> float:
     value: float = getattr(p, AXES[axis][0])
     return value
@@ -60,8 +65,7 @@ def frontier_chart(points: Sequence[FrontierPoint], axis: str, path: Path, title
     ax.axhline(0, color="gray", linewidth=0.8, zorder=2)
     ax.axvline(1, color="gray", linewidth=0.8, zorder=2)
     ax.step(
-        [_x(p, axis) for p in front],
-        [p.accuracy_change for p in front],
+        *_xy(front, axis),
         where="post" if AXES[axis][1] else "pre",
         color="tab:blue",
         linewidth=1.5,
@@ -70,8 +74,7 @@ def frontier_chart(points: Sequence[FrontierPoint], axis: str, path: Path, title
     )
     others = [p for p in points[1:] if p not in front]
     ax.scatter(
-        [_x(p, axis) for p in others],
-        [p.accuracy_change for p in others],
+        *_xy(others, axis),
         s=30,
         color="lightgray",
         edgecolors="gray",
@@ -80,8 +83,7 @@ def frontier_chart(points: Sequence[FrontierPoint], axis: str, path: Path, title
     )
     on = [p for p in points[1:] if p in front]
     ax.scatter(
-        [_x(p, axis) for p in on],
-        [p.accuracy_change for p in on],
+        *_xy(on, axis),
         s=60,
         color="tab:blue",
         edgecolors="black",
@@ -93,8 +95,7 @@ def frontier_chart(points: Sequence[FrontierPoint], axis: str, path: Path, title
         [_x(ref, axis)], [0.0], s=140, marker="*", color="black", label="reference", zorder=6
     )
     ax.plot(
-        [_x(p, axis) for p in book],
-        [p.accuracy_change for p in book],
+        *_xy(book, axis),
         linestyle=":",
         marker="D",
         markersize=8,

@@ -10,6 +10,7 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from accel.measure.records import SCORES
 from accel.reporting.fields import Fields
 
 if TYPE_CHECKING:
@@ -73,21 +74,13 @@ class Metrics:
     extra: dict[str, float] = field(default_factory=dict)
     macro_f1: float | None = None  # None: a run JSON older than the figure
 
-    NAMED: ClassVar[tuple[str, ...]] = (
-        "accuracy",
-        "macro_f1",
-        "accuracy_in_scope",
-        "oos_recall",
-        "size_mb",
-        "speedup",
-    )
-    OPTIONAL: ClassVar[tuple[str, ...]] = ("macro_f1", "accuracy_in_scope", "oos_recall")
+    NAMED: ClassVar[tuple[str, ...]] = ("accuracy", *SCORES, "size_mb", "speedup")
     # Written from latency_ms, not kept: the flat ``latency_ms.p50`` repeats its p50.
     DERIVED: ClassVar[tuple[str, ...]] = ("latency_ms", "latency_ms.p50")
 
     @classmethod
     def read(cls, r: Fields) -> Metrics:
-        optional = {k: r.number(k) if k in r.data else None for k in cls.OPTIONAL}
+        optional = {k: r.number(k) if k in r.data else None for k in SCORES}
         return cls(
             accuracy=r.number("accuracy"),
             size_mb=r.number("size_mb"),

@@ -14,7 +14,13 @@ from accel.gate.metrics import METRICS
 from accel.gate.verdict import CellVerdict
 from accel.measure import serving
 from accel.measure.intervals import LEVEL
-from accel.measure.records import LENGTH_PREFIX, SECONDS_KEY, THROUGHPUT_PREFIX, CellResult
+from accel.measure.records import (
+    LENGTH_PREFIX,
+    SCORES,
+    SECONDS_KEY,
+    THROUGHPUT_PREFIX,
+    CellResult,
+)
 from accel.reporting.scenario_report import scenario_text, settings_text
 from accel.techniques import REFERENCE
 
@@ -71,9 +77,6 @@ def rows(verdicts: Sequence[CellVerdict]) -> list[tuple[str, ...]]:
         b = o.against.flat_metrics() if o.against else {}
         out.append(row(o.cell, o.result.metrics(), b, _ci(o.result), o.summary))
     return out
-
-
-SCORES = ("macro_f1", "accuracy_in_scope", "oos_recall")  # what the data has of them
 
 
 def extra_figures(verdicts: Sequence[CellVerdict]) -> list[tuple[str, str]]:

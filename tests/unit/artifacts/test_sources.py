@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import sys
@@ -307,7 +308,7 @@ BAD = {
 def test_errors_name_the_source_and_the_value(tmp_path: Path, case: str) -> None:
     overrides, fields, fragments = BAD[case]
     files = _csv(tmp_path, **({"train": TRAIN, "test": TEST} | overrides))
-    spec = DataSpec(**({"kind": "files", "files": files} | fields))  # type: ignore[arg-type]
+    spec = dataclasses.replace(DataSpec(kind="files", files=files), **fields)
     with pytest.raises(DataError) as err:
         load_data(spec)
     for fragment in fragments:

@@ -12,15 +12,15 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from accel.artifacts.cache import fingerprint
 from accel.artifacts.data import LABEL, TEXT, intent_names
-from accel.artifacts.models import EMBEDDED
+from accel.artifacts.models import EMBEDDED, model_record
 from accel.artifacts.sources import DataSpec, load_data, reject_label
 from accel.artifacts.store import record_use
-from accel.measure.accuracy import classify_all, score, size_mb
+from accel.measure.accuracy import score, size_mb
 from accel.measure.behaviour import Outputs, compare_outputs
-from accel.measure.machine import machine_record
+from accel.measure.machine import execution_provider, machine_record
 from accel.measure.records import Accuracy, Cell, CellResult, Speedup
+from accel.measure.reuse import accuracy_pass
 from accel.measure.scaling import SweepPlan, length_inputs, scaling_figures
 from accel.measure.scenarios import ScenarioRuns
 from accel.measure.serving import ServingRun
@@ -58,6 +58,8 @@ class RunConfig:
     rebuild: frozenset[str] = frozenset()
     scenarios: bool = False  # LoadGen's scenarios per cell, logs under scenario_logs
     scenario_logs: str = "reports/loadgen"
+    # Read an unchanged cell's accuracy-pass outputs from the cache (accel.measure.reuse).
+    reuse: bool = True
 
     def rebuilds(self, technique: str) -> bool:
         """Whether this run rebuilds ``technique``'s artifacts."""
@@ -101,6 +103,7 @@ class Matrix:
         self._rebuilt: set[str] = set()
         self._scores: dict[str, tuple[Accuracy, float]] = {}
         self._outputs: dict[str, Outputs] = {}
+        self._accuracy_pass: dict[str, dict[str, float]] = {}  # reused, or its seconds
         self._results: dict[str, CellResult | BaseException] = {}
         self._timings: dict[str, Speedup] = {}
         self._together: list[Cell] = []
@@ -160,21 +163,36 @@ class Matrix:
             self._build_seconds[cell.id] = time.perf_counter() - start
             used = {a.key: a for a in (*self.reference.artifacts, *ctx.used)}
             self._artifacts[cell.id] = tuple(used.values())
-            if used:  # so that `accel cache prune` keeps what the cell's latest build used
-                record_use(cell.id, [f"{a.kind}/{a.key}" for a in used.values()])
         return self._predictors[cell.id]
 
     def score(self, cell: Cell) -> tuple[Accuracy, float]:
         """Test-set accuracy and size in MB of ``cell`` (computed once)."""
         if cell.id not in self._scores:
             predictor = self.predictor(cell)
-            outputs = classify_all(
-                predictor, self.test_texts, self.config.batch_size, f"accuracy {predictor.name}"
-            )
+            outputs = self._classify(cell, predictor)
             self._outputs[cell.id] = outputs
             accuracy = score(outputs.labels, self.test_references, reject_label(self.config.data))
             self._scores[cell.id] = (accuracy, size_mb(predictor))
         return self._scores[cell.id]
+
+    def _classify(self, cell: Cell, predictor: Predictor) -> Outputs:
+        """The accuracy pass: ``cell``'s test-set outputs, read from the cache when nothing
+        they depend on changed (:mod:`accel.measure.reuse`)."""
+        done = accuracy_pass(
+            predictor,
+            self.test_texts,
+            build=self.registry[cell.technique].builder(),
+            artifacts=self._artifacts[cell.id],
+            reference=self.reference,
+            batch_size=self.config.batch_size,
+            device=cell.device,
+            threads=self.config.threads,
+            fresh=not self.config.reuse or self.config.rebuilds(cell.technique),
+        )
+        # So that `accel cache prune` keeps what the cell's latest run used.
+        record_use(cell.id, [*(f"{a.kind}/{a.key}" for a in self._artifacts[cell.id]), done.entry])
+        self._accuracy_pass[cell.id] = done.figures
+        return done.outputs
 
     def outputs(self, cell: Cell) -> Outputs:
         """``cell``'s labels (and probabilities) on the test split, from its accuracy pass."""
@@ -200,8 +218,8 @@ class Matrix:
         ref_accuracy, ref_size = self.score(reference_cell)
         accuracy, size = self.score(cell)
         timing = self.timing(cell)
-        predictor = self.predictor(cell)
-        reported = dict(getattr(predictor, "reported", {}))
+        predictor, threads = self.predictor(cell), self.config.threads
+        reported = dict(getattr(predictor, "reported", {})) | self._accuracy_pass.get(cell.id, {})
         if self.config.scaling:
             reported |= scaling_figures(
                 predictor, cell.device, self.length_inputs, self.test_texts, self.config.sweep
@@ -224,8 +242,13 @@ class Matrix:
             build_seconds=self._build_seconds[cell.id],
             reference_accuracy=ref_accuracy,
             reference_size_mb=ref_size,
-            machine=machine_record(cell.device, self.config.threads) | _provider(predictor),
-            model=self._model_record(cell),
+            machine=machine_record(cell.device, threads) | execution_provider(predictor),
+            model=model_record(
+                self.config.model,
+                self.reference,
+                self._artifacts[cell.id],
+                getattr(predictor, "trained_fingerprint", None),
+            ),
             artifacts=tuple(a.record() for a in self._artifacts[cell.id]),
             reported=reported | served,
             extra_metrics=dict(getattr(predictor, "extra_metrics", {}))
@@ -272,29 +295,6 @@ class Matrix:
         """One test-word text of each sweep length (tokens, by the reference's tokenizer)."""
         return length_inputs(self.reference.tokenizer, self.test_texts, self.config.sweep.lengths)
 
-    def _model_record(self, cell: Cell) -> dict[str, str]:
-        """The models a cell measured: the reference's and (if it trained one) the cell's
-        weights, and the definition of what it was asked to build (see
-        :mod:`accel.artifacts.provenance`): equal across machines for the same recipes, code
-        and data, so that a retrain can be told from a changed model."""
-        definitions = [self.reference.identity().definition]
-        definitions += [a.definition for a in self._artifacts[cell.id]]
-        record = {
-            "checkpoint": self.config.model,
-            "fingerprint": self.reference.fingerprint,
-            "definition": fingerprint(definitions),
-        }
-        trained = getattr(self.predictor(cell), "trained_fingerprint", None)
-        if trained is not None:
-            record["trained"] = trained
-        return record
-
     def results(self) -> list[CellResult]:
         """The cells measured so far, successfully."""
         return [r for r in self._results.values() if isinstance(r, CellResult)]
-
-
-def _provider(predictor: Predictor) -> dict[str, str]:
-    """The ONNX Runtime execution provider an ONNX cell ran on (empty for other cells)."""
-    providers = getattr(getattr(predictor, "session", None), "get_providers", None)
-    return {"execution_provider": str(providers()[0])} if callable(providers) else {}

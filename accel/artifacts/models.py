@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from accel.artifacts.cache import fingerprint
 from accel.artifacts.provenance import Artifact, Identity
 
 if TYPE_CHECKING:
@@ -71,3 +73,24 @@ def state_dict_fingerprint(model: torch.nn.Module) -> str:
             tensor.detach().contiguous().cpu().view(-1).view(torch.uint8).numpy().tobytes()
         )
     return "sha256:" + digest.hexdigest()
+
+
+def model_record(
+    checkpoint: str,
+    reference: Classifier,
+    artifacts: Sequence[Artifact],
+    trained: str | None = None,
+) -> dict[str, str]:
+    """The models a cell measured: the reference's and (``trained``: the fingerprint of a
+    model it trained, if any) the cell's weights, and the definition of what it was asked to
+    build (see :mod:`accel.artifacts.provenance`): equal across machines for the same
+    recipes, code and data, so that a retrain can be told from a changed model."""
+    definitions = [reference.identity().definition, *(a.definition for a in artifacts)]
+    record = {
+        "checkpoint": checkpoint,
+        "fingerprint": reference.fingerprint,
+        "definition": fingerprint(definitions),
+    }
+    if trained is not None:
+        record["trained"] = trained
+    return record

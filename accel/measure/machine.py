@@ -125,3 +125,9 @@ def gpu_differs(obtained: Mapping[str, Any], baseline: Mapping[str, Any]) -> boo
     differ between GPU models far more than between two runs on one.
     """
     return obtained.get("device") == "cuda" and obtained.get("gpu") != baseline.get("gpu")
+
+
+def execution_provider(predictor: object) -> dict[str, str]:
+    """The ONNX Runtime execution provider an ONNX cell ran on (empty for other cells)."""
+    providers = getattr(getattr(predictor, "session", None), "get_providers", None)
+    return {"execution_provider": str(providers()[0])} if callable(providers) else {}

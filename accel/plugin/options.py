@@ -140,6 +140,14 @@ OPTIONS: tuple[Option, ...] = (
         flag=True,
     ),
     Option(
+        "no-reuse",
+        "Run every cell's accuracy pass afresh. By default a cell whose outputs on the test "
+        "split are cached under an unchanged key (its artifacts, the code that builds and runs "
+        "it, the tokenizer, the texts, the library versions and the machine: docs/cache.md) "
+        "reads them from the cache; speed, size and memory are measured in every run.",
+        flag=True,
+    ),
+    Option(
         "scenarios",
         "Also run MLPerf LoadGen's SingleStream, Server and Offline scenarios on every cell, "
         "after the timing phase (about 30 s a cell on 2 idle CPU cores; docs/scenarios.md). "

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from accel.gate.metrics import METRICS
 from accel.gate.verdict import CellVerdict
-from accel.measure import serving
+from accel.measure import reuse, serving
 from accel.measure.intervals import LEVEL
 from accel.measure.records import (
     LENGTH_PREFIX,
@@ -174,6 +174,10 @@ def reported_figures(verdicts: Sequence[CellVerdict]) -> list[tuple[str, str]]:
         }
         if served:
             parts.append(serving.describe(served))
+        if figures.pop(reuse.OUTPUTS_REUSED, None):
+            parts.append("accuracy pass reused")
+        elif reuse.ACCURACY_PASS_SECONDS in figures:
+            parts.append(f"accuracy pass {figures.pop(reuse.ACCURACY_PASS_SECONDS):.1f} s")
         parts += [f"{k} {v:g}" for k, v in figures.items()]
         out.append((o.cell, "; ".join(parts)))
     return out

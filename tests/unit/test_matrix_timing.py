@@ -12,6 +12,7 @@ from accel.artifacts.models import Classifier
 from accel.matrix import Matrix, RunConfig
 from accel.measure import serving
 from accel.measure.behaviour import Outputs
+from accel.measure.machine import execution_provider
 from accel.measure.predictors import Predictor
 from accel.measure.records import Accuracy, Cell, Latency, Speedup
 from accel.measure.timing import TimingPlan
@@ -141,8 +142,8 @@ def test_an_onnx_cell_records_its_execution_provider() -> None:
         session = Session()
 
     ort = Ort("ort-int8/cpu")
-    assert matrix_module._provider(ort) == {"execution_provider": "CPUExecutionProvider"}
-    assert matrix_module._provider(Named("fp32/cpu")) == {}
+    assert execution_provider(ort) == {"execution_provider": "CPUExecutionProvider"}
+    assert execution_provider(Named("fp32/cpu")) == {}
 
 
 def test_the_serving_figures_join_the_cell_after_its_timing(

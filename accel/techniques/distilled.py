@@ -15,7 +15,7 @@ from __future__ import annotations
 from accel.artifacts.models import Classifier
 from accel.measure.predictors import Predictor
 from accel.techniques.base import BuildContext
-from accel.techniques.stages.onnx import ort_predictor, quantized_graph
+from accel.techniques.stages.onnx import lean_graph, ort_predictor, quantized_graph
 from accel.techniques.stages.quantize import quantize_linear_int8
 from accel.techniques.stages.students import (
     FINETUNED_RECIPE,
@@ -63,3 +63,13 @@ def build_distilled_ort_int8(ctx: BuildContext) -> Predictor:
         ctx,
         trained_fingerprint=clf.fingerprint,
     )
+
+
+def build_distilled_ort_lean(ctx: BuildContext) -> Predictor:
+    """``distilled-ort-int8``'s graph with its layer norms split and its word embeddings in
+    4-bit blocks (accel.techniques.stages.onnx_edits)."""
+    clf = distilled_student(ctx)
+    path, edits = lean_graph(ctx, clf)
+    predictor = ort_predictor("distilled-ort-lean", path, ctx, trained_fingerprint=clf.fingerprint)
+    predictor.reported |= edits
+    return predictor

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
 import shutil
 import warnings
 from collections.abc import Callable, Mapping
@@ -19,16 +20,25 @@ from pathlib import Path
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from accel.artifacts.families import optimizer_type
+from accel.artifacts.families import family_of, optimizer_type
 from accel.artifacts.models import Classifier
 from accel.artifacts.provenance import Artifact
-from accel.measure.predictors import OrtPredictor, Predictor
+from accel.measure.predictors import OrtPredictor
 from accel.techniques.base import BuildContext
+from accel.techniques.stages.onnx_edits import (
+    block_quantize_embeddings,
+    embedding_layout,
+    split_skip_layer_norms,
+)
 
 OPSET = 17
 
 
 MODEL_FILE = "model.onnx"
+EDITS_FILE = "edits.json"  # what lean_graph did (not part of the model's size: not model.*)
+# The lean graph's word embeddings: 4-bit, one scale per 64 values (12.5 MB for the distilled
+# student against 17.0 with int8 ones, the same accuracy: docs/techniques.md).
+LEAN_EMBEDDINGS = {"bits": 4, "block": 64}
 
 
 def export_onnx(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, out: Path) -> Path:
@@ -157,7 +167,7 @@ def _converted(
     fused: Artifact,
     recipe: Mapping[str, object],
     convert: Callable[[Path, Path], Path],
-) -> Path:
+) -> Artifact:
     """A graph converted from a fused one by ``convert(source, out)``, keyed on ``recipe``, the
     conversion's code and the fused graph."""
     source = fused.path / MODEL_FILE
@@ -165,7 +175,7 @@ def _converted(
     def build(out: Path) -> None:
         convert(source, out)
 
-    return ctx.artifact("onnx", recipe, build, (fused.identity(),)).path / MODEL_FILE
+    return ctx.artifact("onnx", recipe, build, (fused.identity(),))
 
 
 def quantized_graph(
@@ -173,14 +183,49 @@ def quantized_graph(
 ) -> Path:
     """The cached int8 graph of the reference or ``student``; see ``fused_graph`` and
     ``quantize_int8``."""
+    return _quantized(ctx, _fused(ctx, student), per_channel).path / MODEL_FILE
+
+
+def _quantized(ctx: BuildContext, fused: Artifact, per_channel: bool) -> Artifact:
     recipe = {"stage": "ort-int8", "per_channel": per_channel}
     convert = functools.partial(quantize_int8, per_channel=per_channel)
-    return _converted(ctx, _fused(ctx, student), recipe, convert)
+    return _converted(ctx, fused, recipe, convert)
+
+
+def lean_graph(ctx: BuildContext, student: Classifier) -> tuple[Path, dict[str, float]]:
+    """The cached per-channel int8 graph of ``student`` with the edits of
+    :mod:`accel.techniques.stages.onnx_edits` (split layer norms; 4-bit word embeddings where
+    the family's embedding layout allows), and what was done (``skip_layer_norms_split``,
+    ``embedding_bits``: 4, or 8 where the int8 table was kept)."""
+    fused = _fused(ctx, student)
+    int8 = _quantized(ctx, fused, per_channel=True)
+    family = family_of(student.model).name
+
+    def build(out: Path) -> None:
+        import onnx
+
+        model = onnx.load(str(int8.path / MODEL_FILE))
+        edits = {"skip_layer_norms_split": float(split_skip_layer_norms(model))}
+        source = onnx.load(str(fused.path / MODEL_FILE))
+        block = LEAN_EMBEDDINGS["block"]
+        why = embedding_layout(source, block) if family == "bert" else f"{family}, not bert"
+        if why is None:
+            edits["embedding_error"] = block_quantize_embeddings(model, source, **LEAN_EMBEDDINGS)
+        edits["embedding_bits"] = float(LEAN_EMBEDDINGS["bits"] if why is None else 8)
+        onnx.save(model, str(out / MODEL_FILE))
+        (out / EDITS_FILE).write_text(json.dumps(edits | {"kept_int8": why}), encoding="utf-8")
+
+    recipe = {"stage": "ort-lean", "embeddings": LEAN_EMBEDDINGS, "skip_layer_norm": "split"}
+    artifact = ctx.artifact("onnx", recipe, build, (int8.identity(), fused.identity()))
+    done = json.loads((artifact.path / EDITS_FILE).read_text(encoding="utf-8"))
+    shown = ("skip_layer_norms_split", "embedding_bits")
+    figures = {k: float(v) for k, v in done.items() if k in shown}
+    return artifact.path / MODEL_FILE, figures
 
 
 def fp16_graph(ctx: BuildContext) -> Path:
     """The cached fp16 graph of the reference (see ``convert_fp16``)."""
-    return _converted(ctx, _fused(ctx, None), {"stage": "ort-fp16"}, convert_fp16)
+    return _converted(ctx, _fused(ctx, None), {"stage": "ort-fp16"}, convert_fp16).path / MODEL_FILE
 
 
 def _providers(device: str) -> tuple[str, ...]:
@@ -189,7 +234,7 @@ def _providers(device: str) -> tuple[str, ...]:
 
 def ort_predictor(
     name: str, path: Path, ctx: BuildContext, trained_fingerprint: str | None = None
-) -> Predictor:
+) -> OrtPredictor:
     """An ONNX Runtime predictor of ``path`` on the context's device, with its threads."""
     ref = ctx.reference
     return OrtPredictor(

@@ -23,6 +23,7 @@ CACHED = (
     "finetuned-student",
     "distilled",
     "distilled-ort-int8",
+    "distilled-ort-lean",
     "pruned-magnitude",
     "pruned-movement",
     "pruned-structured",

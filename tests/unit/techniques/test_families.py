@@ -52,6 +52,7 @@ FAMILY_SKIPS = {
         "distilled",
         "distilled-torch-int8",
         "distilled-ort-int8",
+        "distilled-ort-lean",
         "pruned-structured",
     }
 }

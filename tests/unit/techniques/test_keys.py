@@ -101,9 +101,10 @@ def before(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, An
 
 def _expected(edit: str, names: list[str]) -> set[str]:
     """Which artifacts (``technique:kind#n``) an edit must change; no other may."""
-    graphs_of_students = {n for n in names if n.startswith("distilled-ort-int8:onnx")}
-    if edit == "quantizer options":
-        return {"ort-int8:onnx#1", "distilled-ort-int8:onnx#1"}
+    graphs_of_students = {n for n in names if n.startswith("distilled-ort-") and ":onnx#" in n}
+    if edit == "quantizer options":  # the int8 graphs, and the lean graph made from one
+        lean = {"distilled-ort-lean:onnx#1", "distilled-ort-lean:onnx#2"}
+        return {"ort-int8:onnx#1", "distilled-ort-int8:onnx#1"} | lean
     if edit == "distillation loss":  # every model trained with it, and the graphs of students
         return {n for n in names if ":student#" in n or ":pruned#" in n} | graphs_of_students
     if edit == "pruning criterion":  # the slimming stage of students, the structured model

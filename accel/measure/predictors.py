@@ -6,7 +6,7 @@ import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -67,10 +67,33 @@ def _max_length(tokenizer: PreTrainedTokenizerBase, positions: int) -> int:
     return int(min(limit, positions, DEFAULT_MAX_LENGTH))
 
 
+def direct_tokenizer(tokenizer: PreTrainedTokenizerBase, max_length: int) -> Any | None:
+    """A private copy of a fast tokenizer's Rust pipeline that truncates to ``max_length`` and
+    pads a batch to its longest text, as the tokenizer's own call with ``padding=True,
+    truncation=True`` does (same ids, masks and token types), without that call's Python
+    (about 0.02 ms of a 0.35 ms query). None for a tokenizer without one, or without a pad token.
+    """
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None or tokenizer.pad_token_id is None:
+        return None
+    from tokenizers import Tokenizer
+
+    copy = Tokenizer.from_str(backend.to_str())
+    copy.enable_truncation(max_length, direction=tokenizer.truncation_side)
+    copy.enable_padding(
+        direction=tokenizer.padding_side,
+        pad_id=tokenizer.pad_token_id,
+        pad_type_id=tokenizer.pad_token_type_id,
+        pad_token=str(tokenizer.pad_token),
+    )
+    return copy
+
+
+_FIELDS = {"input_ids": "ids", "attention_mask": "attention_mask", "token_type_ids": "type_ids"}
+
+
 class _TokenizingPredictor:
     """Shared path of every predictor: tokenize (padded, truncated), logits, intent names."""
-
-    tensors: str  # "pt" or "np": what the tokenizer returns for ``_logits``
 
     def __init__(
         self,
@@ -87,6 +110,8 @@ class _TokenizingPredictor:
         self.tokenizer = tokenizer
         self.labels = tuple(labels)
         self.max_length = _max_length(tokenizer, max_positions)
+        self._direct = direct_tokenizer(tokenizer, self.max_length)
+        self._inputs = [n for n in tokenizer.model_input_names if n in _FIELDS]
         # Ungated figures measured while building (e.g. ``compile_seconds``), reported as is.
         self.reported: dict[str, float] = {}
         # Gated figures beyond accuracy, size and speed (e.g. ``sparsity``): compared with the
@@ -105,17 +130,30 @@ class _TokenizingPredictor:
         logits = self._logits(self._encode(texts))
         return [self.labels[i] for i in logits.argmax(axis=-1)], softmax(logits)
 
-    def _encode(self, texts: Sequence[str]) -> BatchEncoding:
+    def _encode(self, texts: Sequence[str]) -> dict[str, NDArray[np.int64]]:
+        """The model's inputs for ``texts``: int64 arrays, padded to the longest text and
+        truncated to ``max_length``; the Rust tokenizer's own when there is one."""
         check_texts(texts)
-        return self.tokenizer(
-            list(texts),
-            padding=True,
-            truncation=True,
-            max_length=self.max_length,
-            return_tensors=self.tensors,
+        if self._direct is None:
+            encoded: BatchEncoding = self.tokenizer(
+                list(texts),
+                padding=True,
+                truncation=True,
+                max_length=self.max_length,
+                return_tensors="np",
+            )
+            return {k: np.asarray(v, dtype=np.int64) for k, v in encoded.items()}
+        rows = (
+            [self._direct.encode(texts[0])]
+            if len(texts) == 1
+            else self._direct.encode_batch(list(texts))
         )
+        return {
+            name: np.array([getattr(r, _FIELDS[name]) for r in rows], dtype=np.int64)
+            for name in self._inputs
+        }
 
-    def _logits(self, encoded: BatchEncoding) -> NDArray[np.float32]:
+    def _logits(self, encoded: dict[str, NDArray[np.int64]]) -> NDArray[np.float32]:
         """The model's logits, float32 on the host, one row per text."""
         raise NotImplementedError
 
@@ -126,8 +164,6 @@ class TorchPredictor(_TokenizingPredictor):
     On a GPU, ``predict`` synchronizes before it returns, so a timer around it measures the
     finished work, not just the kernel launches.
     """
-
-    tensors = "pt"
 
     def __init__(
         self,
@@ -143,9 +179,10 @@ class TorchPredictor(_TokenizingPredictor):
         self.model = model.eval().to(device)
         self.device = device
 
-    def _logits(self, encoded: BatchEncoding) -> NDArray[np.float32]:
+    def _logits(self, encoded: dict[str, NDArray[np.int64]]) -> NDArray[np.float32]:
         with torch.inference_mode():
-            logits = self.model(**encoded.to(self.device)).logits
+            inputs = {k: torch.from_numpy(v).to(self.device) for k, v in encoded.items()}
+            logits = self.model(**inputs).logits
             if logits.is_cuda:
                 torch.cuda.synchronize(logits.device)
             return np.asarray(logits.float().cpu().numpy(), dtype=np.float32)
@@ -159,8 +196,6 @@ class TorchPredictor(_TokenizingPredictor):
 
 class OrtPredictor(_TokenizingPredictor):
     """An ONNX model run by ONNX Runtime with a fixed thread count."""
-
-    tensors = "np"
 
     def __init__(
         self,
@@ -185,8 +220,8 @@ class OrtPredictor(_TokenizingPredictor):
         self.session = ort.InferenceSession(str(onnx_path), options, providers=list(providers))
         self.input_names = [i.name for i in self.session.get_inputs()]
 
-    def _logits(self, encoded: BatchEncoding) -> NDArray[np.float32]:
-        feeds = {name: np.asarray(encoded[name], dtype=np.int64) for name in self.input_names}
+    def _logits(self, encoded: dict[str, NDArray[np.int64]]) -> NDArray[np.float32]:
+        feeds = {name: encoded[name] for name in self.input_names}
         (logits,) = self.session.run(None, feeds)
         return np.asarray(logits, dtype=np.float32)
 

@@ -25,6 +25,12 @@ from accel.techniques.stages.students import (
 )
 from accel.techniques.stages.torch import torch_predictor
 
+# The student's int8 graph (distilled-ort-int8, and the lean graph made from it) has
+# per-channel scales: on students slimmed with seeds 42, 43, 44 (test split, batches of 128),
+# per-tensor int8 gave 0.8565, 0.8525, 0.8605 and per-channel 0.8595, 0.8558, 0.8615 (PyTorch:
+# 0.8609, 0.8595, 0.8609), at 11.8-13.6x (README).
+STUDENT_PER_CHANNEL = True
+
 
 def _torch(name: str, clf: Classifier, ctx: BuildContext, quantize: bool = False) -> Predictor:
     return torch_predictor(
@@ -56,10 +62,7 @@ def build_distilled_ort_int8(ctx: BuildContext) -> Predictor:
     clf = distilled_student(ctx)
     return ort_predictor(
         "distilled-ort-int8",
-        # Per-channel scales: on students slimmed with seeds 42, 43, 44 (test split, batches
-        # of 128), per-tensor int8 gave 0.8565, 0.8525, 0.8605 and per-channel 0.8595,
-        # 0.8558, 0.8615 (PyTorch: 0.8609, 0.8595, 0.8609), at 11.8-13.6x (README).
-        quantized_graph(ctx, clf, per_channel=True),
+        quantized_graph(ctx, clf, per_channel=STUDENT_PER_CHANNEL),
         ctx,
         trained_fingerprint=clf.fingerprint,
     )
@@ -69,7 +72,7 @@ def build_distilled_ort_lean(ctx: BuildContext) -> Predictor:
     """``distilled-ort-int8``'s graph with its layer norms split and its word embeddings in
     4-bit blocks (accel.techniques.stages.onnx_edits)."""
     clf = distilled_student(ctx)
-    path, edits = lean_graph(ctx, clf)
+    path, edits = lean_graph(ctx, clf, per_channel=STUDENT_PER_CHANNEL)
     predictor = ort_predictor("distilled-ort-lean", path, ctx, trained_fingerprint=clf.fingerprint)
     predictor.reported |= edits
     return predictor

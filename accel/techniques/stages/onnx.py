@@ -192,13 +192,15 @@ def _quantized(ctx: BuildContext, fused: Artifact, per_channel: bool) -> Artifac
     return _converted(ctx, fused, recipe, convert)
 
 
-def lean_graph(ctx: BuildContext, student: Classifier) -> tuple[Path, dict[str, float]]:
-    """The cached per-channel int8 graph of ``student`` with the edits of
+def lean_graph(
+    ctx: BuildContext, student: Classifier, per_channel: bool
+) -> tuple[Path, dict[str, float]]:
+    """The cached int8 graph of ``student`` (see ``quantized_graph``) with the edits of
     :mod:`accel.techniques.stages.onnx_edits` (split layer norms; 4-bit word embeddings where
     the family's embedding layout allows), and what was done (``skip_layer_norms_split``,
     ``embedding_bits``: 4, or 8 where the int8 table was kept)."""
     fused = _fused(ctx, student)
-    int8 = _quantized(ctx, fused, per_channel=True)
+    int8 = _quantized(ctx, fused, per_channel)
     family = family_of(student.model).name
 
     def build(out: Path) -> None:

@@ -75,3 +75,7 @@ def test_a_tokenizer_without_a_pad_token_keeps_its_own_call() -> None:
     padless = AutoTokenizer.from_pretrained(str(encoder_dir()))
     padless.pad_token = None
     assert direct_tokenizer(padless, 16) is None
+
+    more = AutoTokenizer.from_pretrained(str(encoder_dir()))
+    more.model_input_names = [*more.model_input_names, "position_ids"]  # not in the pipeline
+    assert direct_tokenizer(more, 16) is None

@@ -98,6 +98,16 @@ def _mapping(path: Path, data: Mapping[str, Any], key: str) -> Mapping[str, Any]
     return data[key]
 
 
+def baseline_or_error(path: Path) -> Baseline | BaselineError | None:
+    """:func:`read_baseline`, with ``None`` for no file and the error for a bad one."""
+    try:
+        return read_baseline(path)
+    except FileNotFoundError:
+        return None
+    except BaselineError as exc:
+        return exc
+
+
 def read_baseline(path: Path) -> Baseline:
     """Parse and validate a baseline file; errors name the file and the field."""
     fix = "Fix the file or regenerate it with `pytest --accel-update-baselines`."

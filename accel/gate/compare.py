@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from accel.gate import metrics as gated
+from accel.gate.base_head import BaseHead, fails
 from accel.gate.baselines import Baseline
 from accel.gate.latency import regression_rule, regression_verdict
 from accel.gate.metrics import HIGHER, METRICS, Direction, Tolerance
@@ -71,6 +72,7 @@ def compare(
     latency_gated: bool = True,
     speedup_interval: SpeedupInterval | None = None,
     ungated_note: str = "",
+    against_base: BaseHead | str | None = None,
 ) -> list[Row]:
     """Rows for every gated metric present in both ``obtained`` and the baseline.
 
@@ -79,7 +81,10 @@ def compare(
     tolerance; when ``latency_gated`` is False (a GPU
     model other than the baseline's), a timing metric that got worse is a warning, not a
     failure. With ``speedup_interval``, the speedup is decided on its confidence interval, the
-    tolerance being the margin (:func:`accel.gate.latency.regression_verdict`).
+    tolerance being the margin (:func:`accel.gate.latency.regression_verdict`). With
+    ``against_base`` a :class:`BaseHead` (a changed cell timed beside its baseline's artifact),
+    that decision replaces the rule on the speedup over the reference; a string there says why
+    it could not be made, and the row says so.
     """
     base = baseline.flat_metrics()
     rows = []
@@ -101,11 +106,15 @@ def compare(
             note = note or "retrain"
         interval, rule = None, ""
         measured = note != "not measured"
-        if metric == "speedup" and speedup_interval is not None and reference > 0 and measured:
+        if metric == "speedup" and isinstance(against_base, BaseHead) and measured:
+            verdict: RowVerdict = "worse" if fails(against_base) else "ok"
+            note, rule = f"vs baseline's artifact: {against_base.answer}", against_base.describe()
+        elif metric == "speedup" and speedup_interval is not None and reference > 0 and measured:
             margin = min(tol.allowed(reference) / reference, MAX_MARGIN)
-            verdict: RowVerdict = regression_verdict(speedup_interval, reference, margin)
+            verdict = regression_verdict(speedup_interval, reference, margin)
             interval = (speedup_interval.low, speedup_interval.high)
             rule = regression_rule(speedup_interval, reference, margin)
+            note = note or ("vs reference" if isinstance(against_base, str) else "")
         else:
             verdict = decide(spec.direction, value, reference, tol)
         if spec.timing and not latency_gated:

@@ -12,6 +12,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from accel.gate.base_head import BaseHead, short_note, slower_note, speed_note
 from accel.gate.baselines import Baseline, BaselineError
 from accel.gate.compare import Row, compare, explain, format_rows
 from accel.gate.contracts import Contract, Paired
@@ -149,9 +150,7 @@ def raised(made: CellVerdict | None, cell: str, which: str, text: str) -> CellVe
     return replace(made, baseline=check)
 
 
-def judge_contract(
-    result: CellResult, contract: Contract, rival: Accuracy | None = None
-) -> Check:
+def judge_contract(result: CellResult, contract: Contract, rival: Accuracy | None = None) -> Check:
     """The technique's portable promises against the reference measured in the same run.
 
     A promise the evidence cannot decide (a floor missed within noise) passes, and the table
@@ -194,8 +193,10 @@ def judge_baseline(
     path: Path,
     same_machine: SameMachine,
     latency_incomparable: LatencyIncomparable,
+    against_base: BaseHead | str | None = None,
 ) -> Check:
-    """The cell against its reviewed baseline file (``None``: there is none)."""
+    """The cell against its reviewed baseline file (``None``: there is none); a changed cell's
+    speed against its baseline's own artifact, when timed (:mod:`accel.gate.base_head`)."""
     cell = result.cell.id
     if baseline is None:
         message = (
@@ -216,8 +217,9 @@ def judge_baseline(
         latency_gated=other is None,
         speedup_interval=result.speedup_interval,
         ungated_note=f"{other.note}, not gated" if other else "",
+        against_base=against_base,
     )
-    notes = []
+    notes = [speed_note(against_base)] if against_base else []
     if model.match is Match.RETRAIN:
         notes.append(f"{model.why}: accuracy metrics were compared with retrain tolerances")
     if other:
@@ -229,7 +231,8 @@ def judge_baseline(
             f"{model.why}. Its figures now (compared as a retrain, for the review):\n{detail}"
             f"Accept them with\n{accept_command(cell)}\nand commit the reviewed diff."
         )
-        return Check(Status.FAIL, "FAIL model changed", message, ("model changed",), tuple(rows))
+        summary = f"FAIL model changed{short_note(against_base)}"
+        return Check(Status.FAIL, summary, message, ("model changed",), tuple(rows))
     worse = tuple(r.metric for r in rows if r.verdict == "worse")
     if worse:
         message = (
@@ -270,6 +273,7 @@ def judge(
     update: bool = False,
     same_machine: SameMachine,
     latency_incomparable: LatencyIncomparable,
+    against_base: BaseHead | str | None = None,
 ) -> CellVerdict:
     """The verdict of one measured cell: its contract, and its baseline (or, with ``update``,
     the fact that its baseline is rewritten from this run)."""
@@ -286,8 +290,11 @@ def judge(
             tuple(f"{m} not measured" for m in missing),
         )
     elif update:
-        regression = Check(Status.WRITTEN, "baseline written")
+        summary, note = f"baseline written{short_note(against_base)}", speed_note(against_base)
+        regression = Check(Status.WRITTEN, summary, note, warning=slower_note(against_base))
     else:
-        regression = judge_baseline(result, baseline, path, same_machine, latency_incomparable)
+        regression = judge_baseline(
+            result, baseline, path, same_machine, latency_incomparable, against_base
+        )
     previous = baseline if isinstance(baseline, Baseline) else None
     return CellVerdict(result.cell.id, promise, regression, result, previous)

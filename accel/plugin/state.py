@@ -24,9 +24,8 @@ from accel.artifacts.families import checkpoint_model_type
 from accel.gate import verdict as gate
 from accel.gate.baselines import (
     Baseline,
-    BaselineError,
+    baseline_or_error,
     baseline_path,
-    read_baseline,
     render_baseline,
     write_baseline,
 )
@@ -35,6 +34,7 @@ from accel.matrix import Matrix, RunConfig, all_cells
 from accel.measure.machine import latency_incomparable, same_machine
 from accel.measure.records import Cell
 from accel.measure.scenarios import ScenariosInterrupted
+from accel.plugin.against_base import against_base
 from accel.plugin.config import Config, ConfigError, customize
 from accel.plugin.options import REQUIRE_ENV, csv, required_cells, shard_spec
 from accel.techniques import REFERENCE, Registry, TechniqueError, builtin_registry
@@ -250,13 +250,7 @@ class AccelState:
         if contract.beats is not None:
             rival = self.matrix.score(Cell(contract.beats, cell.device))[0]
         path = baseline_path(self.baselines_dir, cell.id)
-        baseline: Baseline | BaselineError | None
-        try:
-            baseline = read_baseline(path)
-        except FileNotFoundError:
-            baseline = None
-        except BaselineError as exc:
-            baseline = exc
+        baseline = baseline_or_error(path)
         made = gate.judge(
             result,
             contract,
@@ -266,6 +260,7 @@ class AccelState:
             update=self.update,
             same_machine=self.same_machine,
             latency_incomparable=latency_incomparable,
+            against_base=against_base(self.matrix, cell, result, baseline),
         )
         if cell.technique == REFERENCE:  # the other cells of its device are judged by now
             made = judge_reference(made, list(self.verdicts.values()), self.same_machine)

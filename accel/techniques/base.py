@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, cast
 
@@ -46,6 +46,9 @@ class BuildContext:
     rebuilt: set[str] = field(default_factory=set, compare=False)
     # The artifacts this build used, in order, each once (the cell's provenance).
     used: list[Artifact] = field(default_factory=list, compare=False)
+    # Artifact key -> another cache entry to read in its place: a cell's baseline artifact,
+    # loaded the way the cell loads its own (base against head: accel.plugin.against_base).
+    substitute: Mapping[str, Path] = field(default_factory=dict, compare=False)
 
     def artifact(
         self,
@@ -66,6 +69,8 @@ class BuildContext:
             root=self.cache_dir,
             rebuild=self._rebuild_once,
         )
+        if artifact.key in self.substitute:
+            artifact = replace(artifact, path=self.substitute[artifact.key])
         if artifact.key not in {a.key for a in self.used}:
             self.used.append(artifact)
         return artifact

@@ -1,0 +1,142 @@
+"""Base against head: a changed cell timed beside its baseline's own artifact, decided in phases.
+
+When a cell's final artifact is no longer the one its baseline measured (a recipe or the code
+that builds it changed), the cache may still hold the old one. Timed interleaved in one
+process, the two meet the same states of the machine, so their ratio does not carry the drift
+that the speedup over the fp32 reference carries from run to run: on the 2-core CPU the A/A
+spread of that ratio between phases was 0.8-1.4% against 4.3-5.1% for the speedup
+(docs/latency-decision.md, "Base against head").
+
+The decision has three answers. With ``r`` the head's speedup over the base (the base's p50
+over the head's, rounds pooled over every phase so far) and its 90% interval:
+
+* ``slower`` when even the upper bound is below ``1 - margin``: the head is slower than the base
+  by more than the margin, at 95% confidence;
+* ``same`` when even the lower bound is at or above ``1 - margin``;
+* ``undecided`` otherwise: another phase is timed and pooled, up to ``max_phases``. A cell still
+  undecided then is decided on the pooled point, as a truncated sequential test ends
+  (:func:`fails`): below ``1 - margin`` it fails, else it passes, and the table says
+  ``undecided`` either way. Failing every undecided cell instead cost one false alarm in 160
+  clean ort-int8 runs; passing every one missed 11 of 160 slowdowns of 10%
+  (docs/latency-decision.md, "Base against head").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from accel.measure.intervals import SpeedupInterval, speedup_interval
+from accel.measure.records import Speedup
+
+# The slowdown of the head against the base that fails: 5%, about 4 times the largest A/A spread
+# measured between phases (1.4%, ort-int8), so a clean change fails only in the far tail, while a
+# 10% slowdown (r = 0.91) sits well below the threshold.
+AB_MARGIN = 0.05
+# Phases of AB_ROUNDS rounds each; a clean head or a 10% slowdown is mostly decided in the first.
+AB_MAX_PHASES = 3
+AB_ROUNDS = 10
+
+Answer = Literal["same", "slower", "undecided"]
+
+
+def answer(interval: SpeedupInterval, margin: float = AB_MARGIN) -> Answer:
+    """The three-answer decision on the head's speedup over the base (see the module doc)."""
+    if not 0 < margin < 1:
+        raise ValueError(f"`margin` must be in (0, 1), got {margin}")
+    threshold = 1 - margin
+    if interval.high < threshold:
+        return "slower"
+    if interval.low >= threshold:
+        return "same"
+    return "undecided"
+
+
+def fails(outcome: BaseHead) -> bool:
+    """Whether the outcome fails the cell: ``slower``, or ``undecided`` after the last phase
+    with the pooled point below ``1 - margin``."""
+    if outcome.answer == "undecided":
+        return outcome.interval.speedup < 1 - outcome.margin
+    return outcome.answer == "slower"
+
+
+@dataclass(frozen=True)
+class BaseHead:
+    """The outcome: the answer, the pooled interval, how many phases it took, the margin."""
+
+    answer: Answer
+    interval: SpeedupInterval
+    phases: int
+    margin: float
+    base: str  # the base artifact, as ``kind/key`` (shortened in text)
+
+    def describe(self) -> str:
+        """Like ``same: 0.99x of the base [0.97-1.01], 1 phase, fails below 0.95x``."""
+        i = self.interval
+        return (
+            f"{self.answer}: {i.speedup:.3f}x the speed of the baseline's artifact "
+            f"[{i.low:.3f}-{i.high:.3f}], {self.phases} phase{'s' * (self.phases > 1)} of "
+            f"{i.rounds // self.phases} rounds, fails below {1 - self.margin:.2f}x"
+        )
+
+    def as_dict(self) -> dict[str, object]:
+        i = self.interval
+        return {
+            "answer": self.answer,
+            "ratio": i.speedup,
+            "low": i.low,
+            "high": i.high,
+            "phases": self.phases,
+            "rounds": i.rounds,
+            "margin": self.margin,
+            "base": self.base,
+        }
+
+
+def speed_note(against_base: BaseHead | str | None) -> str:
+    """A line for a cell's message: the decision with its figures, or why it was not made."""
+    if against_base is None:
+        return ""
+    if isinstance(against_base, BaseHead):
+        timed = against_base.describe()
+        return f"speed against the baseline's own artifact, timed side by side: {timed}"
+    return f"speed judged against the reference: {against_base}"
+
+
+def short_note(against_base: BaseHead | str | None) -> str:
+    """The table's words: `` (vs its old artifact: slower)``, or nothing when not timed."""
+    if isinstance(against_base, BaseHead):
+        return f" (vs its old artifact: {against_base.answer})"
+    return ""
+
+
+def slower_note(against_base: BaseHead | str | None) -> str:
+    """A warning for a baseline rewritten over an old artifact that may have been faster."""
+    if isinstance(against_base, BaseHead) and fails(against_base):
+        note = speed_note(against_base)
+        return f"the new baseline accepts a model that may be slower than its old one: {note}"
+    return ""
+
+
+def decide(
+    phase: Callable[[], Speedup],
+    base: str,
+    margin: float = AB_MARGIN,
+    max_phases: int = AB_MAX_PHASES,
+) -> BaseHead:
+    """Time ``phase`` (the head beside the base: the base is the "reference" side) until the
+    pooled interval is decided, or ``max_phases`` phases are spent."""
+    if max_phases < 1:
+        raise ValueError(f"`max_phases` must be >= 1, got {max_phases}")
+    base_rounds: list[tuple[float, ...]] = []
+    head_rounds: list[tuple[float, ...]] = []
+    for done in range(1, max_phases + 1):
+        timed = phase()
+        base_rounds += timed.reference_rounds
+        head_rounds += timed.cell_rounds
+        interval = speedup_interval(base_rounds, head_rounds)
+        decided = answer(interval, margin)
+        if decided != "undecided" or done == max_phases:
+            return BaseHead(decided, interval, done, margin, base)
+    raise AssertionError("unreachable")

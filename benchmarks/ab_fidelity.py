@@ -9,7 +9,10 @@ interleaved rounds from ``accel.measure.timing.measure_speedup``, pooled until d
 * ``clean``: the head unchanged (an A/A comparison): any failing answer is a false alarm;
 * ``slowdown-X``: the head made X slower by the test-only busy-wait of ``benchmarks/slowdown.py``;
 * with ``--realistic``, regressions that real merges make (``benchmarks/regressions.py``: graph
-  optimization off, attention fusion lost, one layer left in fp32, inputs padded to 64).
+  optimization off, attention fusion lost, one layer left in fp32, inputs padded to 64); every
+  head is then also timed in one gate phase beside the fp32 reference a repetition and judged
+  by the rule on the speedup over the reference (``accel.gate.latency``), against a 60-round
+  idle phase of the unchanged cell, for comparison.
 
 Repetitions alternate between an idle machine and one whose other core a busy loop holds. The
 JSON (rewritten atomically after every repetition) holds every decision, the rates with 95%
@@ -36,13 +39,14 @@ from tqdm.auto import tqdm
 
 from accel.artifacts.cache import write_json_atomic
 from accel.gate.base_head import AB_MARGIN, AB_MAX_PHASES, AB_ROUNDS, BaseHead, decide, fails
+from accel.gate.latency import SPEEDUP_MARGIN, regression_verdict
 from accel.matrix import Matrix, RunConfig
 from accel.measure.intervals import SpeedupInterval
 from accel.measure.machine import machine_record
 from accel.measure.predictors import Predictor
 from accel.measure.records import Cell
-from accel.measure.timing import TimingPlan, measure_speedup
-from accel.techniques import builtin_registry
+from accel.measure.timing import BASELINE_ROUNDS, TimingPlan, measure_speedup, measure_speedups
+from accel.techniques import REFERENCE, builtin_registry
 
 RULE = (
     "accel.gate.base_head.decide: the head's speedup over the base, pooled over phases; slower "
@@ -126,7 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--realistic",
         action="store_true",
-        help="also decide the realistic regressions of benchmarks/regressions.py (ONNX cells)",
+        help="also decide the realistic regressions of benchmarks/regressions.py (ONNX cells), "
+        "and judge every head by the speedup over the reference too (one gate phase of 20 "
+        "rounds a repetition, against a 60-round idle baseline of the unchanged cell)",
     )
     parser.add_argument(
         "--scratch",
@@ -191,6 +197,13 @@ def main(argv: list[str] | None = None) -> int:
         entry: dict[str, Any] = {"heads": {n: why for n, (_, why) in heads.items()}}
         doc["cells"][technique] = entry
         names = list(heads)
+        reference_rule: dict[str, list[dict[str, Any]]] = {name: [] for name in heads}
+        speedup_baseline = None
+        if args.realistic:  # what the speedup over the reference would decide, for comparison
+            reference = bases.predictor(Cell(REFERENCE, "cpu"))
+            first = measure_speedup(reference, base, queries, TimingPlan(rounds=BASELINE_ROUNDS))
+            speedup_baseline = first.interval.speedup
+            entry["reference_rule"] = {"baseline": speedup_baseline, "margin": SPEEDUP_MARGIN}
         cell_started = time.perf_counter()
         for rep in tqdm(range(args.repetitions), desc=technique, unit="repetition"):
             kind = IDLE if rep % 2 == 0 else BUSY
@@ -201,9 +214,24 @@ def main(argv: list[str] | None = None) -> int:
                     outcome = decide(phase, technique)
                     record = outcome.as_dict() | {"fails": fails(outcome), "load": kind}
                     runs[name].append(record | {"repetition": rep})
+                if speedup_baseline is not None:
+                    together = {n: h for n, (h, _) in heads.items()}
+                    timed = measure_speedups(reference, together, queries, TimingPlan(), False)
+                    for name, speedup in timed.items():
+                        i = speedup.interval
+                        verdict = regression_verdict(i, speedup_baseline, SPEEDUP_MARGIN)
+                        reference_rule[name].append(
+                            {"speedup": i.speedup, "low": i.low, "high": i.high, "load": kind}
+                            | {"worse": verdict == "worse"}
+                        )
             entry["seconds"] = time.perf_counter() - cell_started
             entry["summary"] = {name: rates(found) for name, found in runs.items()}
             entry["runs"] = runs
+            if speedup_baseline is not None:
+                entry["reference_rule"] |= {
+                    "caught": {n: sum(r["worse"] for r in v) for n, v in reference_rule.items()},
+                    "runs": reference_rule,
+                }
             doc["elapsed_seconds"] = time.perf_counter() - started
             write_json_atomic(args.out, doc)
         summary = entry["summary"]

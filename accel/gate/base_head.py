@@ -4,8 +4,8 @@ When a cell's final artifact is no longer the one its baseline measured (a recip
 that builds it changed), the cache may still hold the old one. Timed interleaved in one
 process, the two meet the same states of the machine, so their ratio does not carry the drift
 that the speedup over the fp32 reference carries from run to run: on the 2-core CPU the A/A
-spread of that ratio between phases was 0.8-1.4% against 4.3-5.1% for the speedup
-(docs/latency-decision.md, "Base against head").
+spread of that ratio between runs was 0.9-1.8% (SD), against a CV of 4.3-5.1% for ort-int8's
+speedup (docs/latency-decision.md, "Base against head").
 
 The decision has three answers. With ``r`` the head's speedup over the base (the base's p50
 over the head's, rounds pooled over every phase so far) and its 90% interval:
@@ -30,8 +30,8 @@ from typing import Literal
 from accel.measure.intervals import SpeedupInterval, speedup_interval
 from accel.measure.records import Speedup
 
-# The slowdown of the head against the base that fails: 5%, about 4 times the largest A/A spread
-# measured between phases (1.4%, ort-int8), so a clean change fails only in the far tail, while a
+# The slowdown of the head against the base that fails: 5%, about 3 times the largest A/A spread
+# measured between runs (1.8%, ort-int8), so a clean change fails only in the far tail, while a
 # 10% slowdown (r = 0.91) sits well below the threshold.
 AB_MARGIN = 0.05
 # Phases of AB_ROUNDS rounds each; a clean head or a 10% slowdown is mostly decided in the first.

@@ -14,17 +14,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from accel.artifacts.cache import cache_root
 from accel.artifacts.entries import entry_problem
 from accel.gate.base_head import AB_ROUNDS, BaseHead, decide
 from accel.gate.baselines import Baseline, BaselineError
 from accel.matrix import Matrix
-from accel.measure.predictors import Predictor
 from accel.measure.records import Cell, CellResult
 from accel.measure.timing import TimingPlan, measure_speedup
 from accel.techniques.base import BuildContext, Builder
+
+if TYPE_CHECKING:  # the plugin imports no torch until a cell is built
+    from accel.measure.predictors import Predictor
 
 
 def changed_artifact(

@@ -57,7 +57,10 @@ def base_predictor(
     swapped = BuildContext(
         ctx.reference, ctx.data, ctx.device, ctx.threads, ctx.cache_dir, substitute={new: entry}
     )
-    predictor = build(swapped)
+    try:
+        predictor = build(swapped)
+    except Exception as exc:  # an old artifact today's code cannot load: say so, judge on
+        return f"the baseline's artifact {short} could not be loaded: {type(exc).__name__}: {exc}"
     if not any(a.path == entry for a in swapped.used):
         return f"the cell's builder does not read its {kind} artifact from the cache"
     return predictor

@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 
 from accel.gate.base_head import decide
+from accel.measure.predictors import Predictor
 from accel.measure.timing import TimingPlan, measure_speedup
 from accel.plugin.against_base import base_predictor, changed_artifact
 from accel.techniques import BuildContext
@@ -63,6 +64,14 @@ def test_no_base_says_why(tiny_context: BuildContext) -> None:
     # torch-int8 transforms the loaded reference: it never reads an artifact it could swap.
     unread = base_predictor(build_torch_int8, _fresh(tiny_context), ("onnx", "new", old))
     assert unread == "the cell's builder does not read its onnx artifact from the cache"
+
+    def broken(ctx: BuildContext) -> Predictor:
+        raise RuntimeError("unknown op")
+
+    failed = base_predictor(broken, _fresh(tiny_context), ("onnx", "new", old))
+    assert failed == (
+        f"the baseline's artifact onnx/{old[:12]} could not be loaded: RuntimeError: unknown op"
+    )
 
 
 def test_a_pytorch_cell_loads_its_old_student(tiny_context: BuildContext) -> None:

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from accel.gate.base_head import decide
-from accel.measure.predictors import Predictor
+from accel.measure.predictors import OrtPredictor, Predictor, TorchPredictor
 from accel.measure.timing import TimingPlan, measure_speedup
 from accel.plugin.against_base import base_predictor, changed_artifact
 from accel.techniques import BuildContext
@@ -47,9 +47,9 @@ def test_the_old_artifact_is_read_in_place_of_the_new(tiny_context: BuildContext
     new = ctx.used[-1].key
     old = fused_graph(_fresh(tiny_context)).parent.name
     base = base_predictor(build_ort_int8, _fresh(tiny_context), ("onnx", new, old))
-    assert not isinstance(base, str)
-    assert base.onnx_path.parent.name == old  # type: ignore[attr-defined]
-    assert head.onnx_path.parent.name == new  # type: ignore[attr-defined]
+    assert isinstance(base, OrtPredictor) and isinstance(head, OrtPredictor)
+    assert base.onnx_path.parent.name == old
+    assert head.onnx_path.parent.name == new
     assert len(base.predict(TEXTS)) == len(TEXTS)
     # One short phase through the gate's own decision (its answer is timing: not asserted).
     plan = TimingPlan(warmup=1, rounds=2, block=2)
@@ -86,10 +86,10 @@ def test_a_pytorch_cell_loads_its_old_student(tiny_context: BuildContext) -> Non
     changed = ("student", students[-1].key, students[0].key)
     swapped = _fresh(tiny_context)
     base = base_predictor(build_distilled_torch_int8, swapped, changed)
-    assert not isinstance(base, str)
+    assert isinstance(base, TorchPredictor) and isinstance(head, TorchPredictor)
     assert base.predict(TEXTS) and head.predict(TEXTS)
-    base_layers = base.model.state_dict()  # type: ignore[attr-defined]
-    head_layers = head.model.state_dict()  # type: ignore[attr-defined]
+    base_layers = base.model.state_dict()
+    head_layers = head.model.state_dict()
     assert base_layers.keys() != head_layers.keys() or any(
         str(base_layers[k]) != str(head_layers[k]) for k in head_layers
     )

@@ -14,6 +14,11 @@ interleaved rounds from ``accel.measure.timing.measure_speedup``, pooled until d
   by the rule on the speedup over the reference (``accel.gate.latency``), against a 60-round
   idle phase of the unchanged cell, for comparison.
 
+With ``--base-process``, the base is not loaded here: it is the cell as a second process builds
+it, the base worker that ``--accel-base`` starts (``accel.plugin.base_code``; here on this very
+tree), which times its own blocks while this process waits: the error rates of base against
+head for code.
+
 Repetitions alternate between an idle machine and one whose other core a busy loop holds. The
 JSON (rewritten atomically after every repetition) holds every decision, the rates with 95%
 Wilson intervals, and the settings.
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -38,7 +44,15 @@ from slowdown import SlowedPredictor
 from tqdm.auto import tqdm
 
 from accel.artifacts.cache import write_json_atomic
-from accel.gate.base_head import AB_MARGIN, AB_MAX_PHASES, AB_ROUNDS, BaseHead, decide, fails
+from accel.gate.base_head import (
+    AB_MARGIN,
+    AB_MAX_PHASES,
+    AB_ROUNDS,
+    Against,
+    BaseHead,
+    decide,
+    fails,
+)
 from accel.gate.latency import SPEEDUP_MARGIN, regression_verdict
 from accel.matrix import Matrix, RunConfig
 from accel.measure.intervals import SpeedupInterval
@@ -46,13 +60,15 @@ from accel.measure.machine import machine_record
 from accel.measure.predictors import Predictor
 from accel.measure.records import Cell
 from accel.measure.timing import BASELINE_ROUNDS, TimingPlan, measure_speedup, measure_speedups
+from accel.plugin.base_code import BaseCode, Remote
 from accel.techniques import REFERENCE, builtin_registry
 
 RULE = (
     "accel.gate.base_head.decide: the head's speedup over the base, pooled over phases; slower "
     "when the 90% CI's upper bound < 1 - margin, same when its lower bound >= 1 - margin, else "
-    "another phase; still undecided after the last phase, it fails when the pooled point is "
-    "< 1 - margin (accel.gate.base_head.fails)"
+    "another phase; still undecided after the last phase, against an old artifact it fails "
+    "when the pooled point is < 1 - margin, against the base code (a second process) it passes "
+    "with a warning (accel.gate.base_head.fails)"
 )
 TARGETS = {"false_alarm_rate_max": 0.01, "detection_rate_min": {"0.1": 0.95, "0.25": 1.0}}
 
@@ -82,12 +98,18 @@ def rejudge(path: Path, command: str) -> dict[str, Any]:
     """The output at ``path`` with every recorded decision's ``fails`` recomputed by the current
     rule from its answer, pooled interval and margin (nothing is timed)."""
     doc: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    # What the base was is the run's setting (records made before decisions said so carry
+    # "artifact" whatever it was).
+    process = str(doc["settings"].get("base", "")).startswith("a second process")
     for entry in doc["cells"].values():
         for runs in entry["runs"].values():
             for r in runs:
                 interval = SpeedupInterval(r["ratio"], r["low"], r["high"], rounds=r["rounds"])
-                outcome = BaseHead(r["answer"], interval, r["phases"], r["margin"], r["base"])
-                r["fails"] = fails(outcome)
+                against: Against = "code" if process else "artifact"
+                outcome = BaseHead(
+                    r["answer"], interval, r["phases"], r["margin"], r["base"], against
+                )
+                r["fails"], r["against"] = fails(outcome), against
         entry["summary"] = {name: rates(found) for name, found in entry["runs"].items()}
     doc["rejudged"] = {"command": command, "rule": RULE}
     doc["settings"]["rule"] = RULE
@@ -135,6 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
         "rounds a repetition, against a 60-round idle baseline of the unchanged cell)",
     )
     parser.add_argument(
+        "--base-process",
+        action="store_true",
+        help="time the base in a second process, built by the base worker from this tree "
+        "(what --accel-base does for the code of another revision)",
+    )
+    parser.add_argument(
         "--scratch",
         type=Path,
         default=Path("/tmp/accel-ab-fidelity"),
@@ -160,11 +188,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
+    # Killed, end like an interrupt: the busy loop of `load` and the base worker are stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     command = " ".join(["python", "benchmarks/ab_fidelity.py", *argv])
     if args.rejudge is not None:
         write_json_atomic(args.rejudge, rejudge(args.rejudge, command))
         print(f"rejudged {args.rejudge}")
         return 0
+    if args.base_process and args.realistic:
+        build_parser().error("--realistic loads its regressions here: leave out --base-process")
     if args.repetitions < 2:
         build_parser().error(f"--repetitions must be >= 2, got {args.repetitions}")
     slowdowns = [float(s) for s in args.slowdowns.split(",") if s.strip()]
@@ -185,13 +217,26 @@ def main(argv: list[str] | None = None) -> int:
             "threads": 1,
             "repetitions": args.repetitions,
             "loads": "idle and one busy core, alternately",
+            "base": (
+                "a second process (the base worker); the two on one CPU while timed"
+                if args.base_process
+                else "this process"
+            ),
         },
         "machine": machine_record("cpu", 1),
         "targets": TARGETS,
         "cells": {},
     }
-    for technique in [c.strip() for c in args.cells.split(",") if c.strip()]:
-        base = bases.predictor(Cell(technique, "cpu"))
+    techniques = [c.strip() for c in args.cells.split(",") if c.strip()]
+    worker = BaseCode(".", Path.cwd(), None, {"model": None, "data": None, "threads": 1})
+    for technique in techniques:
+        local = bases.predictor(Cell(technique, "cpu"))
+        base: Predictor | Remote = local
+        if args.base_process:
+            remote = worker.side(f"{technique}/cpu", [f"{t}/cpu" for t in techniques], queries)
+            if isinstance(remote, str):
+                raise SystemExit(f"the base worker cannot time {technique}: {remote}")
+            base = remote
         heads = heads_of(heads_matrix, technique, slowdowns, args.realistic, args.scratch)
         runs: dict[str, list[dict[str, Any]]] = {name: [] for name in heads}
         entry: dict[str, Any] = {"heads": {n: why for n, (_, why) in heads.items()}}
@@ -201,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         speedup_baseline = None
         if args.realistic:  # what the speedup over the reference would decide, for comparison
             reference = bases.predictor(Cell(REFERENCE, "cpu"))
-            first = measure_speedup(reference, base, queries, TimingPlan(rounds=BASELINE_ROUNDS))
+            first = measure_speedup(reference, local, queries, TimingPlan(rounds=BASELINE_ROUNDS))
             speedup_baseline = first.interval.speedup
             entry["reference_rule"] = {"baseline": speedup_baseline, "margin": SPEEDUP_MARGIN}
         cell_started = time.perf_counter()
@@ -211,7 +256,9 @@ def main(argv: list[str] | None = None) -> int:
             with load(kind):
                 for name in names[shift:] + names[:shift]:
                     phase = partial(measure_speedup, base, heads[name][0], queries, plan)
-                    outcome = decide(phase, technique)
+                    against: Against = "code" if args.base_process else "artifact"
+                    with worker.same_core():  # as the gate does (nothing without a worker)
+                        outcome = decide(phase, technique, against=against)
                     record = outcome.as_dict() | {"fails": fails(outcome), "load": kind}
                     runs[name].append(record | {"repetition": rep})
                 if speedup_baseline is not None:
@@ -240,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
             ", ".join(f"{n}: {s['failed']}/{s['runs']} fail" for n, s in summary.items()),
             flush=True,
         )
+    worker.close()
     return 0
 
 

@@ -22,6 +22,9 @@ from accel.artifacts.entries import discard, entry_problem, full_verification, w
 from accel.artifacts.locking import entry_lock
 
 CACHE_ENV = "ACCEL_CACHE_DIR"
+# Set (to anything but "" or "0") in a process that must only read the cache: an entry it
+# lacks raises CacheMiss instead of being built (the base worker: accel.plugin.base_worker).
+CACHE_ONLY_ENV = "ACCEL_CACHE_ONLY"
 
 
 def cache_root() -> Path:
@@ -38,6 +41,10 @@ def fingerprint(payload: Any) -> str:
 
 class CacheWarning(UserWarning):
     """A cache entry failed verification and is being rebuilt."""
+
+
+class CacheMiss(LookupError):
+    """An entry is not in the cache, and this process may not build it ($ACCEL_CACHE_ONLY)."""
 
 
 def cached_dir(
@@ -95,6 +102,9 @@ def _build(
     build: Callable[[Path], None],
     record: Mapping[str, Any] | None,
 ) -> None:
+    if os.environ.get(CACHE_ONLY_ENV, "") not in ("", "0"):
+        raise CacheMiss(f"{kind}/{key[:12]} is not in the cache ({final}), and ${CACHE_ONLY_ENV} "
+                        "forbids building it here")
     tmp = Path(tempfile.mkdtemp(prefix=f".{key}.build.", dir=final.parent))
     try:
         build(tmp)

@@ -82,7 +82,8 @@ def compare(
     model other than the baseline's), a timing metric that got worse is a warning, not a
     failure. With ``speedup_interval``, the speedup is decided on its confidence interval, the
     tolerance being the margin (:func:`accel.gate.latency.regression_verdict`). With
-    ``against_base`` a :class:`BaseHead` (a changed cell timed beside its baseline's artifact),
+    ``against_base`` a :class:`BaseHead` (the cell timed beside its baseline's artifact, or
+    beside the base code's build of it),
     that decision replaces the rule on the speedup over the reference; a string there says why
     it could not be made, and the row says so.
     """
@@ -108,7 +109,8 @@ def compare(
         measured = note != "not measured"
         if metric == "speedup" and isinstance(against_base, BaseHead) and measured:
             verdict: RowVerdict = "worse" if fails(against_base) else "ok"
-            note, rule = f"vs baseline's artifact: {against_base.answer}", against_base.describe()
+            old = "baseline's artifact" if against_base.against == "artifact" else "base code"
+            note, rule = f"vs {old}: {against_base.answer}", against_base.describe()
         elif metric == "speedup" and speedup_interval is not None and reference > 0 and measured:
             margin = min(tol.allowed(reference) / reference, MAX_MARGIN)
             verdict = regression_verdict(speedup_interval, reference, margin)

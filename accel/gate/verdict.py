@@ -12,7 +12,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from accel.gate.base_head import BaseHead, short_note, slower_note, speed_note
+from accel.gate.base_head import BaseHead, flag, passing_note, short_note, slower_note, speed_note
 from accel.gate.baselines import Baseline, BaselineError
 from accel.gate.compare import Row, compare, explain, format_rows
 from accel.gate.contracts import Contract, Paired
@@ -22,7 +22,6 @@ from accel.measure.machine import Incomparable
 from accel.measure.records import Accuracy, CellResult
 
 SameMachine = Callable[[Mapping[str, Any], Mapping[str, Any]], bool]
-# Why a run's latency cannot be gated against a baseline's (None: it can).
 LatencyIncomparable = Callable[[Mapping[str, Any], Mapping[str, Any]], Incomparable | None]
 
 
@@ -239,20 +238,21 @@ def judge_baseline(
             f"{cell} regressed against {path}:\n{detail}If the change is intended, accept it "
             f"with\n{accept_command(cell)}\nand commit the reviewed diff of the baselines."
         )
-        return Check(Status.FAIL, f"FAIL {', '.join(worse)}", message, worse, tuple(rows))
+        summary = f"FAIL {', '.join(worse)}{short_note(against_base)}"
+        return Check(Status.FAIL, summary, message, worse, tuple(rows))
     better = [r.metric for r in rows if r.verdict == "better"]
     warned = [r.metric for r in rows if r.verdict == "warn"]
     flags = (
         ([f"better: {', '.join(better)}"] if better else [])
         + ([f"warn: {', '.join(warned)} on {other.where if other else '?'}"] if warned else [])
         + ([] if same_model else ["retrained model"])
+        + ([flag(against_base)] if isinstance(against_base, BaseHead) else [])
     )
     summary = "pass" + (f" ({'; '.join(flags)})" if flags else "")
-    warning = (
-        f"{cell}: slower than {path} on {other.where if other else '?'}, not gated:\n{detail}"
-        if warned
-        else ""
-    )
+    where = other.where if other else "?"
+    warning = f"{cell}: slower than {path} on {where}, not gated:\n{detail}" if warned else ""
+    aside = passing_note(against_base)  # no base timed, or the base code's answer undecided
+    warning = "\n".join(w for w in (warning, aside and f"{cell}: {aside}") if w)
     status = Status.BETTER if better else Status.PASS
     return Check(status, summary, rows=tuple(rows), warning=warning)
 

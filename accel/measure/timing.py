@@ -16,7 +16,7 @@ import statistics
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, Union, runtime_checkable
 
 from pytest_benchmark.timers import default_timer
 from tqdm.auto import tqdm
@@ -50,23 +50,41 @@ class TimingPlan:
         check_at_least(self, "warmup", 0)
 
 
-def _time_block(predictor: Predictor, queries: Sequence[str], n: int, out: list[float]) -> None:
+@runtime_checkable
+class TimedElsewhere(Protocol):
+    """A side timed by another process (the base worker: :mod:`accel.plugin.base_code`): it
+    runs :func:`time_block` there, on the same queries, and returns the call times."""
+
+    name: str
+
+    def time_block(self, queries: Sequence[str], n: int) -> list[float]: ...
+
+
+Side = Union["Predictor", TimedElsewhere]
+
+
+def time_block(side: Side, queries: Sequence[str], n: int, out: list[float]) -> None:
+    """Time ``n`` calls of one query each, cycling through ``queries`` from the first; append
+    each call's seconds to ``out``."""
+    if isinstance(side, TimedElsewhere):
+        out.extend(side.time_block(queries, n))
+        return
     for i in range(n):
         query = [queries[i % len(queries)]]
         start = default_timer()
-        predictor.predict(query)
+        side.predict(query)
         out.append(default_timer() - start)
 
 
 def measure_speedup(
-    reference: Predictor, cell: Predictor, queries: Sequence[str], plan: TimingPlan
+    reference: Side, cell: Predictor, queries: Sequence[str], plan: TimingPlan
 ) -> Speedup:
     """Time one cell beside the reference: :func:`measure_speedups` with a single cell."""
     return measure_speedups(reference, {cell.name: cell}, queries, plan, progress=False)[cell.name]
 
 
 def measure_speedups(
-    reference: Predictor,
+    reference: Side,
     cells: Mapping[str, Predictor],
     queries: Sequence[str],
     plan: TimingPlan,
@@ -116,16 +134,16 @@ def gc_paused() -> Iterator[None]:
 
 
 def _round_robin(
-    reference: Predictor,
+    reference: Side,
     cells: Mapping[str, Predictor],
     queries: Sequence[str],
     plan: TimingPlan,
     progress: bool,
 ) -> dict[str, Speedup]:
     scratch: list[float] = []
-    _time_block(reference, queries, plan.warmup, scratch)
+    time_block(reference, queries, plan.warmup, scratch)
     for predictor in cells.values():
-        _time_block(predictor, queries, plan.warmup, scratch)
+        time_block(predictor, queries, plan.warmup, scratch)
     names = list(cells)
     ref_rounds: dict[str, list[tuple[float, ...]]] = {name: [] for name in names}
     cell_rounds: dict[str, list[tuple[float, ...]]] = {name: [] for name in names}
@@ -142,9 +160,12 @@ def _round_robin(
             for name in names[shift:] + names[:shift]:
                 ref_round: list[float] = []
                 cell_round: list[float] = []
-                sides = [(reference, ref_round), (cells[name], cell_round)]
-                for predictor, sink in sides if r % 2 == 0 else reversed(sides):
-                    _time_block(predictor, queries, plan.block, sink)
+                sides: list[tuple[Side, list[float]]] = [
+                    (reference, ref_round),
+                    (cells[name], cell_round),
+                ]
+                for side, sink in sides if r % 2 == 0 else reversed(sides):
+                    time_block(side, queries, plan.block, sink)
                 ref_rounds[name].append(tuple(ref_round))
                 cell_rounds[name].append(tuple(cell_round))
                 bar.update()

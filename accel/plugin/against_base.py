@@ -1,4 +1,5 @@
-"""Wiring of base against head: find a changed cell's baseline artifact, load it, time both.
+"""Wiring of base against head: find a changed cell's baseline artifact, load it, time both;
+else, with ``--accel-base``, time the cell beside the base code's build of it.
 
 A cell's last artifact is the graph or model it runs. When the baseline file names another one
 of the same kind (the model changed) and the cache still holds it, the cell's own builder is
@@ -23,6 +24,7 @@ from accel.gate.baselines import Baseline, BaselineError
 from accel.matrix import Matrix
 from accel.measure.records import Cell, CellResult
 from accel.measure.timing import TimingPlan, measure_speedup
+from accel.plugin.base_code import BaseCode
 from accel.techniques.base import BuildContext, Builder
 
 if TYPE_CHECKING:  # the plugin imports no torch until a cell is built
@@ -67,19 +69,36 @@ def base_predictor(
 
 
 def against_base(
-    matrix: Matrix, cell: Cell, result: CellResult, baseline: Baseline | BaselineError | None
+    matrix: Matrix,
+    cell: Cell,
+    result: CellResult,
+    baseline: Baseline | BaselineError | None,
+    base_code: BaseCode | None = None,
 ) -> BaseHead | str | None:
-    """The base-against-head decision for a changed cell; a reason when it cannot be made;
-    ``None`` when there is no baseline, or the cell's artifact is its baseline's."""
+    """The base-against-head decision: beside the baseline's own artifact when the cell's
+    changed and the cache has the old one, else beside the base code's build of the cell when
+    there is a base (``--accel-base``); a reason when neither can be timed; ``None`` when there
+    is nothing to time against (no base, and no baseline or an unchanged artifact)."""
     changed = None
     if isinstance(baseline, Baseline):
         changed = changed_artifact(result.artifacts, baseline.model)
-    if changed is None:
-        return None
-    ctx = BuildContext(matrix.reference, matrix.data, cell.device, matrix.config.threads)
-    base = base_predictor(matrix.registry[cell.technique].builder(), ctx, changed)
-    if isinstance(base, str):
-        return base
+    if changed is None and base_code is None:
+        return None  # nothing to time against: build nothing
     head, plan = matrix.predictor(cell), TimingPlan(rounds=AB_ROUNDS)
-    phase = partial(measure_speedup, base, head, matrix.latency_queries, plan)
-    return decide(phase, f"{changed[0]}/{changed[2][:12]}")
+    reason = None
+    if changed is not None:
+        ctx = BuildContext(matrix.reference, matrix.data, cell.device, matrix.config.threads)
+        base = base_predictor(matrix.registry[cell.technique].builder(), ctx, changed)
+        if not isinstance(base, str):
+            phase = partial(measure_speedup, base, head, matrix.latency_queries, plan)
+            return decide(phase, f"{changed[0]}/{changed[2][:12]}")
+        reason = base
+    if base_code is None:
+        return reason
+    cells = [c.id for c in matrix.together] or [cell.id]
+    remote = base_code.side(cell.id, cells, matrix.latency_queries)
+    if isinstance(remote, str):
+        return "; ".join(r for r in (reason, f"the code at {base_code.spec}: {remote}") if r)
+    phase = partial(measure_speedup, remote, head, matrix.latency_queries, plan)
+    with base_code.same_core():  # the two processes meet one core's state, as one process does
+        return decide(phase, base_code.spec, against="code")

@@ -25,6 +25,7 @@ from accel.measure.machine import isa_difference
 from accel.measure.records import Cell
 from accel.measure.timing import BASELINE_ROUNDS, TimingPlan
 from accel.plugin import hookspecs
+from accel.plugin.base_code import BaseCode, BaseCodeError, check_base
 from accel.plugin.config import Config, ConfigError, find_config, resolve
 from accel.plugin.options import PYTEST_PREFIX, REQUIRE_ENV, add_options
 from accel.plugin.state import NAME, AccelState
@@ -65,6 +66,21 @@ def project_config(config: pytest.Config) -> Config:
         raise pytest.UsageError(str(exc)) from None
 
 
+def _base_code(config: pytest.Config, settings: Config) -> BaseCode | None:
+    """The base revision's worker (``--accel-base``), checked now, started on first use."""
+    spec = config.getoption("accel_base")
+    if spec is None:
+        return None
+    rootdir = Path(config.rootpath)
+    try:
+        check_base(spec, rootdir)
+    except BaseCodeError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    names = ("model", "data", "threads")
+    options = {name: config.getoption("accel_" + name) for name in names}
+    return BaseCode(spec, rootdir, settings.file, options)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     opt = config.getoption
     settings = project_config(config)
@@ -93,6 +109,7 @@ def pytest_configure(config: pytest.Config) -> None:
         rebuild_option=opt("accel_rebuild"),
         require_option=opt("accel_require"),
         shard_option=opt("accel_shard"),
+        base_code=_base_code(config, settings),
     )
     config.pluginmanager.register(state, NAME)
     config.addinivalue_line("markers", f"{MARKER}: a technique x device cell of the accel gate")
@@ -214,6 +231,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         f"accel matrix: model={state.run.model}, threads={state.run.threads}, "
         f"rounds={state.run.plan.rounds}x{state.run.plan.block} calls "
         + (f"shard {state.shard_option} " if state.shard_option else "")
+        + (f"against the code at {state.base_code.spec} " if state.base_code else "")
         + f"(deltas against {state.baselines_dir.name}/)"
     ) + "".join(f"; {why}: latency only warns" for why in _isa_differences(verdicts))
     notes = [d.message() for d in reference_drift(verdicts, REFERENCE, state.same_machine)]
@@ -240,6 +258,13 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             "devices": ",".join(state.devices),
             "accel_version": __version__,
         } | ({"shard": state.shard_option} if state.shard_option else {})
+        settings |= {"base": state.base_code.spec} if state.base_code else {}
         run = RunRecord(settings, tuple(_record(v) for v in verdicts), warnings=tuple(notes))
         write_text_atomic(state.json_path, run.to_json())
         terminalreporter.write_line(f"accel results written to {state.json_path}")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.pluginmanager.get_plugin(NAME)
+    if isinstance(state, AccelState) and state.base_code is not None:
+        state.base_code.close()  # the base worker, and the base tree it was given

@@ -164,6 +164,16 @@ OPTIONS: tuple[Option, ...] = (
         metavar="NAMES",
     ),
     Option(
+        "base",
+        "Also time every cell beside the same cell built by the code at this git revision "
+        "(origin/main, a tag, a commit) or in this directory (a checkout of it), in a second "
+        "process that reads artifacts from the cache only and never trains; decide each "
+        "cell's speed on that ratio (5%% margin) instead of the speedup over the reference "
+        "(docs/latency-decision.md, \"Base against head\"). A cell the base cannot build is "
+        "judged as without this option, and the table says why. Default: off.",
+        metavar="REV",
+    ),
+    Option(
         "baselines",
         "Directory of baseline files. Default: the config's baselines, else baselines/ under "
         "the rootdir.",

@@ -35,6 +35,7 @@ from accel.measure.machine import latency_incomparable, same_machine
 from accel.measure.records import Cell
 from accel.measure.scenarios import ScenariosInterrupted
 from accel.plugin.against_base import against_base
+from accel.plugin.base_code import BaseCode
 from accel.plugin.config import Config, ConfigError, customize
 from accel.plugin.options import REQUIRE_ENV, csv, required_cells, shard_spec
 from accel.techniques import REFERENCE, Registry, TechniqueError, builtin_registry
@@ -57,6 +58,7 @@ class AccelState:
     rebuild_option: str | None = None
     require_option: str | None = None  # --accel-require; $ACCEL_REQUIRE adds to it
     shard_option: str | None = None  # --accel-shard I/N, checked by its option type
+    base_code: BaseCode | None = None  # --accel-base: the base revision's worker
     verdicts: dict[str, gate.CellVerdict] = field(default_factory=dict)
     errors: dict[str, BaseException] = field(default_factory=dict)
     _preflight: dict[str, str | None] = field(default_factory=dict)
@@ -260,7 +262,7 @@ class AccelState:
             update=self.update,
             same_machine=self.same_machine,
             latency_incomparable=latency_incomparable,
-            against_base=against_base(self.matrix, cell, result, baseline),
+            against_base=against_base(self.matrix, cell, result, baseline, self.base_code),
         )
         if cell.technique == REFERENCE:  # the other cells of its device are judged by now
             made = judge_reference(made, list(self.verdicts.values()), self.same_machine)

@@ -10,6 +10,8 @@ import pytest
 
 from accel.artifacts.cache import (
     CACHE_ENV,
+    CACHE_ONLY_ENV,
+    CacheMiss,
     CacheWarning,
     cache_root,
     cached_dir,
@@ -44,6 +46,22 @@ def test_built_once(private_cache: Path) -> None:
     second = cached_dir("kind", "key1", build)
     assert first == second == cache_root() / "kind" / "key1"
     assert len(calls) == 1 and (first / "x").read_text() == "done"
+
+
+def test_a_cache_only_process_reads_entries_and_builds_none(
+    private_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def build(out: Path) -> None:
+        (out / "x").write_text("done")
+
+    built = cached_dir("kind", "there", build)
+    monkeypatch.setenv(CACHE_ONLY_ENV, "1")
+    assert cached_dir("kind", "there", build) == built
+    with pytest.raises(CacheMiss, match=r"kind/missing is not in the cache .*ACCEL_CACHE_ONLY"):
+        cached_dir("kind", "missing", build)
+    assert not (cache_root() / "kind" / "missing").exists()
+    monkeypatch.setenv(CACHE_ONLY_ENV, "0")  # "0" and "" mean off
+    assert (cached_dir("kind", "missing", build) / "x").read_text() == "done"
 
 
 def test_interrupted_build_leaves_nothing(private_cache: Path) -> None:

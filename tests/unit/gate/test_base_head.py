@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accel.gate.base_head import AB_MARGIN, BaseHead, answer, decide, fails
+from accel.gate.base_head import AB_MARGIN, Answer, BaseHead, answer, decide, fails
 from accel.gate.baselines import read_baseline, render_baseline, write_baseline
 from accel.gate.contracts import Contract
 from accel.gate.verdict import CellVerdict, Status, judge
@@ -182,3 +182,61 @@ def test_an_update_over_a_slower_model_warns(tmp_path: Path) -> None:
     assert made.summary == "baseline written (vs its old artifact: undecided)"
     assert made.warning.startswith("the new baseline accepts a model that may be slower")
     assert not _judged(tmp_path, None, update=True).baseline.warning
+
+
+def _unchanged(tmp_path: Path, against: BaseHead | str | None) -> CellVerdict:
+    """ort-int8 judged against a baseline of its own model (only the code may have changed)."""
+    result = cell_result("ort-int8/cpu")
+    result = replace(result, model=dict(result.model) | {"definition": "d1"})
+    path = tmp_path / "cpu" / "ort-int8.json"
+    write_baseline(
+        path,
+        render_baseline(
+            "ort-int8/cpu", result.metrics(), result.timing.cell.as_dict(), result.provenance(),
+            result.machine, created="2026-12-01T00:00:00+00:00", accel_version="0",
+        ),
+    )
+    return judge(
+        result, Contract(), read_baseline(path), path,
+        same_machine=same_machine, latency_incomparable=latency_incomparable,
+        against_base=against,
+    )
+
+
+def _code(answer_: Answer, low: float, high: float) -> BaseHead:
+    point = (low + high) / 2
+    return BaseHead(answer_, SpeedupInterval(point, low, high), 3, 0.05, "main", "code")
+
+
+def test_the_base_code_decides_an_unchanged_cells_speed(tmp_path: Path) -> None:
+    made = _unchanged(tmp_path, _code("slower", 0.86, 0.90)).baseline
+    assert made.status is Status.FAIL
+    assert made.summary == "FAIL speedup (vs the base code: slower)"
+    assert "speed against the base code's build of the cell, timed side by side: slower: " \
+           "0.880x the speed of the code at main" in made.message
+    row = {r.metric: r for r in made.rows}["speedup"]
+    assert (row.verdict, row.note) == ("worse", "vs base code: slower")
+    same = _unchanged(tmp_path, _code("same", 0.97, 1.01)).baseline
+    assert (same.status, same.summary, same.warning) == (
+        Status.PASS, "pass (vs the base code: same)", "")
+
+
+def test_undecided_against_the_base_code_passes_with_a_warning(tmp_path: Path) -> None:
+    """Unlike an old artifact's (below), whose pooled point below 0.95 fails the cell."""
+    undecided = _code("undecided", 0.90, 0.98)  # point 0.94
+    assert not fails(undecided) and fails(replace(undecided, against="artifact"))
+    made = _unchanged(tmp_path, undecided).baseline
+    assert (made.status, made.summary) == (Status.PASS, "pass (vs the base code: undecided)")
+    assert made.warning.startswith("ort-int8/cpu: speed against the base code's build")
+    assert "undecided: 0.940x" in made.warning
+
+
+def test_a_base_that_could_not_be_timed_is_a_warning_on_a_pass(tmp_path: Path) -> None:
+    why = "the code at main: CacheMiss: onnx/abc is not in the cache"
+    made = _unchanged(tmp_path, why).baseline
+    assert (made.status, made.summary) == (Status.PASS, "pass")
+    assert made.warning == (
+        "ort-int8/cpu: speed judged against the reference: the code at main: CacheMiss: "
+        "onnx/abc is not in the cache"
+    )
+    assert {r.metric: r for r in made.rows}["speedup"].note == "vs reference"

@@ -60,7 +60,7 @@ def fails(outcome: BaseHead) -> bool:
     ``undecided`` after the last phase with the pooled point below ``1 - margin``. Against the
     base code an undecided cell passes with a warning: timed in two processes, the ratio's A/A
     spread was up to twice that of one process, and failing on the point failed 3 of 160 clean
-    ort-int8 runs and 3 of 91 torch-int8 ones (docs/latency-decision.md)."""
+    ort-int8 runs and 3 of 160 torch-int8 ones (docs/latency-decision.md)."""
     if outcome.answer == "undecided":
         point_below = outcome.interval.speedup < 1 - outcome.margin
         return outcome.against == "artifact" and point_below

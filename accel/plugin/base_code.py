@@ -121,6 +121,7 @@ class BaseCode:
     _scratch: Path | None = None
     _worker: subprocess.Popen[str] | None = None
     _queries: tuple[str, ...] = ()
+    _ready: frozenset[str] = frozenset()  # the cells the worker built
     _reasons: dict[str, str] = field(default_factory=dict)
     _failed: str | None = None
 
@@ -136,7 +137,7 @@ class BaseCode:
             return self._failed
         if cell in self._reasons:
             return self._reasons[cell]
-        if cell not in cells or self._worker is None:
+        if cell not in self._ready or self._worker is None:
             return f"the base worker was not asked for {cell}"
         return Remote(f"{cell}@{self.spec}", cell, self._queries, self._worker)
 
@@ -164,7 +165,7 @@ class BaseCode:
         answer = _ask(self._worker, start)
         if "error" in answer:
             raise RuntimeError(f"the base worker: {answer['error']}")
-        self._reasons = dict(answer["reasons"])
+        self._ready, self._reasons = frozenset(answer["ready"]), dict(answer["reasons"])
 
     @contextmanager
     def same_core(self) -> Iterator[None]:

@@ -32,7 +32,6 @@ def _send(out: IO[str], message: dict[str, Any]) -> None:
 
 def serve(requests: IO[str], out: IO[str]) -> None:
     """Answer one session of the protocol (the module doc) from ``requests`` on ``out``."""
-    from accel.artifacts.families import checkpoint_model_type
     from accel.matrix import Matrix, RunConfig
     from accel.measure.records import Cell
     from accel.measure.timing import gc_paused, time_block
@@ -62,9 +61,7 @@ def serve(requests: IO[str], out: IO[str]) -> None:
             reasons[cell_id] = f"the base code has no technique {technique!r}"
             continue
         try:
-            needs = registry[technique].needs  # as the plugin's preflight asks
-            family = checkpoint_model_type(run.model) if needs else None
-            why = registry.unavailable(technique, device, family)
+            why = registry.unavailable_for(technique, device, run.model)  # as the preflight
             if why is None:
                 predictors[cell_id] = matrix.predictor(Cell(technique, device))
         except Exception as exc:  # a cache miss, or a build the base code cannot do here

@@ -20,7 +20,6 @@ from typing import Any
 import pytest
 
 from accel import __version__
-from accel.artifacts.families import checkpoint_model_type
 from accel.gate import verdict as gate
 from accel.gate.baselines import (
     Baseline,
@@ -130,9 +129,7 @@ class AccelState:
             return self._preflight[cell.id]
         skip = None
         try:
-            needs = self.registry[cell.technique].needs  # of the reference's family
-            model_type = checkpoint_model_type(self.run.model) if needs else None
-            reason = self.registry.unavailable(cell.technique, cell.device, model_type)
+            reason = self.registry.unavailable_for(cell.technique, cell.device, self.run.model)
         except Exception as exc:  # a detection bug: the cell's error, shown with its traceback
             self.errors[cell.id] = exc
             self.verdicts[cell.id] = gate.errored(cell.id, exc)

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from importlib import metadata
 
+from accel.artifacts.families import checkpoint_model_type
 from accel.gate.contracts import Contract
 from accel.measure.capabilities import Requirement, cuda_device
 from accel.techniques.base import Technique, TechniqueError
@@ -156,6 +157,12 @@ class Registry:
             or self[technique].unavailable(device)
             or self[technique].unsupported(model_type)
         )
+
+    def unavailable_for(self, technique: str, device: str, model: str) -> str | None:
+        """:meth:`unavailable` on the reference ``model`` (a directory, a hub id, or
+        ``embedded``), whose family is read only when the technique needs something of it."""
+        family = checkpoint_model_type(model) if self[technique].needs else None
+        return self.unavailable(technique, device, family)
 
 
 def _from(origin: str) -> str:

@@ -7,6 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from accel.plugin.calibrate import add_calibrate_arguments, run_calibrate
 from accel.plugin.options import CLI_PREFIX, add_options, forward
 from accel.plugin.starter import add_init_arguments, run_init
 
@@ -39,6 +40,7 @@ def _show(args: argparse.Namespace, _: list[str]) -> int:
         extra = "".join(
             f"  {name} {b.metrics[name]:g}" for name in metrics.optional() if name in b.metrics
         )
+        extra += "".join(f"  {k} margin {c.margin:.1%}" for k, c in b.calibration.items())
         print(
             f"{b.cell:<24} accuracy {b.metrics['accuracy']:.4f}  size {b.metrics['size_mb']:.1f} MB"
             f"  p50 {b.latency_ms['p50']:.2f} ms  speedup {b.metrics['speedup']:.2f}x{extra}"
@@ -170,6 +172,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_init_arguments(init)
     init.set_defaults(handler=lambda args, _: run_init(args))
+    calibrate = sub.add_parser(
+        "calibrate",
+        help="measure each cell's A/A spread of base against head; write its margin into the "
+        "cell's baseline",
+        description="Time each cell against a second copy of itself in repeated phases, draw "
+        "its margin from the spread, and write it into baselines/<device>/<technique>.json "
+        "(calibration): review the git diff (docs/latency-decision.md, 'Margins per cell').",
+    )
+    add_calibrate_arguments(calibrate)
+    calibrate.set_defaults(handler=lambda args, _: run_calibrate(args))
     show = sub.add_parser("show", help="print every baseline file's headline numbers")
     show.add_argument(
         "--baselines",

@@ -53,6 +53,8 @@ from accel.gate.base_head import (
     decide,
     fails,
 )
+from accel.gate.baselines import read_baseline
+from accel.gate.calibration import margin_for
 from accel.gate.latency import SPEEDUP_MARGIN, regression_verdict
 from accel.matrix import Matrix, RunConfig
 from accel.measure.intervals import SpeedupInterval
@@ -163,6 +165,12 @@ def build_parser() -> argparse.ArgumentParser:
         "(what --accel-base does for the code of another revision)",
     )
     parser.add_argument(
+        "--calibrated",
+        action="store_true",
+        help="decide with each cell's calibrated margin from its baseline (accel calibrate), as "
+        "the gate does; a cell without one for this kind of base is an error",
+    )
+    parser.add_argument(
         "--scratch",
         type=Path,
         default=Path("/tmp/accel-ab-fidelity"),
@@ -211,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": command,
         "settings": {
             "rule": RULE,
-            "margin": AB_MARGIN,
+            "margin": "each cell's calibrated margin" if args.calibrated else AB_MARGIN,
             "max_phases": AB_MAX_PHASES,
             "timing_plan": {"warmup": plan.warmup, "rounds": plan.rounds, "block": plan.block},
             "threads": 1,
@@ -237,9 +245,17 @@ def main(argv: list[str] | None = None) -> int:
             if isinstance(remote, str):
                 raise SystemExit(f"the base worker cannot time {technique}: {remote}")
             base = remote
+        against: Against = "code" if args.base_process else "artifact"
+        margin = AB_MARGIN
+        if args.calibrated:
+            found = read_baseline(Path("baselines/cpu") / f"{technique}.json").calibration
+            margin, own = margin_for(found, against, doc["machine"])
+            if own is None:
+                raise SystemExit(f"{technique}: no calibrated {against} margin for this machine")
         heads = heads_of(heads_matrix, technique, slowdowns, args.realistic, args.scratch)
         runs: dict[str, list[dict[str, Any]]] = {name: [] for name in heads}
         entry: dict[str, Any] = {"heads": {n: why for n, (_, why) in heads.items()}}
+        entry["margin"] = margin
         doc["cells"][technique] = entry
         names = list(heads)
         reference_rule: dict[str, list[dict[str, Any]]] = {name: [] for name in heads}
@@ -256,9 +272,10 @@ def main(argv: list[str] | None = None) -> int:
             with load(kind):
                 for name in names[shift:] + names[:shift]:
                     phase = partial(measure_speedup, base, heads[name][0], queries, plan)
-                    against: Against = "code" if args.base_process else "artifact"
                     with worker.same_core():  # as the gate does (nothing without a worker)
-                        outcome = decide(phase, technique, against=against)
+                        outcome = decide(
+                            phase, technique, margin, against=against, calibrated=args.calibrated
+                        )
                     record = outcome.as_dict() | {"fails": fails(outcome), "load": kind}
                     runs[name].append(record | {"repetition": rep})
                 if speedup_baseline is not None:

@@ -79,6 +79,7 @@ class BaseHead:
     # What the base is: the baseline's own artifact, or the cell built by the base revision's
     # code in a second process (accel.plugin.base_code).
     against: Against = "artifact"
+    calibrated: bool = False  # the margin is the cell's, from `accel calibrate`
 
     @property
     def what(self) -> str:
@@ -92,7 +93,8 @@ class BaseHead:
         return (
             f"{self.answer}: {i.speedup:.3f}x the speed of {base} "
             f"[{i.low:.3f}-{i.high:.3f}], {self.phases} phase{'s' * (self.phases > 1)} of "
-            f"{i.rounds // self.phases} rounds, fails below {1 - self.margin:.2f}x"
+            f"{i.rounds // self.phases} rounds, fails below {1 - self.margin:.3g}x"
+            + (" (the cell's calibrated margin)" if self.calibrated else "")
         )
 
     def as_dict(self) -> dict[str, object]:
@@ -107,6 +109,7 @@ class BaseHead:
             "margin": self.margin,
             "base": self.base,
             "against": self.against,
+            "calibrated": self.calibrated,
         }
 
 
@@ -159,9 +162,11 @@ def decide(
     margin: float = AB_MARGIN,
     max_phases: int = AB_MAX_PHASES,
     against: Against = "artifact",
+    calibrated: bool = False,
 ) -> BaseHead:
     """Time ``phase`` (the head beside the base: the base is the "reference" side) until the
-    pooled interval is decided, or ``max_phases`` phases are spent."""
+    pooled interval is decided, or ``max_phases`` phases are spent. ``calibrated`` says that
+    ``margin`` is the cell's own (:mod:`accel.gate.calibration`)."""
     if max_phases < 1:
         raise ValueError(f"`max_phases` must be >= 1, got {max_phases}")
     base_rounds: list[tuple[float, ...]] = []
@@ -173,5 +178,5 @@ def decide(
         interval = speedup_interval(base_rounds, head_rounds)
         decided = answer(interval, margin)
         if decided != "undecided" or done == max_phases:
-            return BaseHead(decided, interval, done, margin, base, against)
+            return BaseHead(decided, interval, done, margin, base, against, calibrated)
     raise AssertionError("unreachable")

@@ -14,6 +14,8 @@ from typing import Any
 
 from accel.artifacts.cache import write_text_atomic
 from accel.gate import metrics as gated
+from accel.gate.base_head import Against
+from accel.gate.calibration import Calibration, parse
 from accel.gate.metrics import METRICS, Tolerance
 
 SCHEMA_VERSION = 1
@@ -35,6 +37,8 @@ class Baseline:
     model: dict[str, Any]  # fingerprints, definition, artifacts (the provenance)
     machine: dict[str, Any]
     raw: dict[str, Any] = field(repr=False, compare=False)
+    # Margins measured by `accel calibrate` (accel.gate.calibration), by kind of base.
+    calibration: dict[Against, Calibration] = field(default_factory=dict)
 
     def flat_metrics(self) -> dict[str, float]:
         return self.metrics | {f"latency_ms.{k}": v for k, v in self.latency_ms.items()}
@@ -151,9 +155,12 @@ def read_baseline(path: Path) -> Baseline:
             tolerances[metric] = _tolerance(path, metric, spec)
         model = dict(_mapping(path, raw, "model"))
         machine = dict(_mapping(path, raw, "machine"))
+        calibration = parse(raw.get("calibration", {}))
     except BaselineError as exc:
         raise BaselineError(f"{exc}. {fix}") from None
-    return Baseline(raw["cell"], metrics, latency, tolerances, model, machine, raw)
+    except ValueError as exc:  # the calibration's message names its field and the fix
+        raise BaselineError(f"{path}: {exc}") from None
+    return Baseline(raw["cell"], metrics, latency, tolerances, model, machine, raw, calibration)
 
 
 def _rounded(value: Any) -> Any:
@@ -175,11 +182,13 @@ def render_baseline(
     created: str,
     accel_version: str,
     tolerances: Mapping[str, Tolerance] | None = None,
+    calibration: Mapping[Against, Calibration] | None = None,
 ) -> str:
     """The JSON text of a baseline file: sorted keys, indent 2, floats rounded to 4 places.
 
     An optional metric this run could not measure (NaN, or outside its domain) is left out; a
-    required one is an error: a baseline never records a figure that no run can be held to."""
+    required one is an error: a baseline never records a figure that no run can be held to.
+    ``calibration`` (the previous file's, kept when a baseline is rewritten) is written as is."""
     figures = {k: values[k] for k in gated.required()}
     figures |= {f"latency_ms.{k}": v for k, v in latency_ms.items()}
     bad = [k for k, v in figures.items() if not gated.domain(k).admits(v)]
@@ -199,7 +208,22 @@ def render_baseline(
         "created": created,
         "accel_version": accel_version,
     }
+    if calibration:
+        document["calibration"] = {k: c.as_dict() for k, c in sorted(calibration.items())}
+    return _dumps(document)
+
+
+def _dumps(document: Mapping[str, Any]) -> str:
     return json.dumps(_rounded(document), indent=2, sort_keys=True) + "\n"
+
+
+def with_calibration(baseline: Baseline, calibration: Calibration) -> str:
+    """The text of ``baseline``'s file with ``calibration`` set for its kind of base; every
+    other field as it was."""
+    document = dict(baseline.raw)
+    found = dict(baseline.calibration) | {calibration.against: calibration}
+    document["calibration"] = {k: c.as_dict() for k, c in sorted(found.items())}
+    return _dumps(document)
 
 
 def write_baseline(path: Path, text: str) -> None:

@@ -21,6 +21,7 @@ from accel.artifacts.cache import cache_root
 from accel.artifacts.entries import entry_problem
 from accel.gate.base_head import AB_ROUNDS, BaseHead, decide
 from accel.gate.baselines import Baseline, BaselineError
+from accel.gate.calibration import margin_for
 from accel.matrix import Matrix
 from accel.measure.records import Cell, CellResult
 from accel.measure.timing import TimingPlan, measure_speedup
@@ -79,9 +80,10 @@ def against_base(
     changed and the cache has the old one, else beside the base code's build of the cell when
     there is a base (``--accel-base``); a reason when neither can be timed; ``None`` when there
     is nothing to time against (no base, and no baseline or an unchanged artifact)."""
-    changed = None
+    changed, calibrations = None, {}
     if isinstance(baseline, Baseline):
         changed = changed_artifact(result.artifacts, baseline.model)
+        calibrations = baseline.calibration
     if changed is None and base_code is None:
         return None  # nothing to time against: build nothing
     head, plan = matrix.predictor(cell), TimingPlan(rounds=AB_ROUNDS)
@@ -91,7 +93,8 @@ def against_base(
         base = base_predictor(matrix.registry[cell.technique].builder(), ctx, changed)
         if not isinstance(base, str):
             phase = partial(measure_speedup, base, head, matrix.latency_queries, plan)
-            return decide(phase, f"{changed[0]}/{changed[2][:12]}")
+            margin, own = margin_for(calibrations, "artifact", result.machine)
+            return decide(phase, f"{changed[0]}/{changed[2][:12]}", margin, calibrated=bool(own))
         reason = base
     if base_code is None:
         return reason
@@ -100,5 +103,6 @@ def against_base(
     if isinstance(remote, str):
         return "; ".join(r for r in (reason, f"the code at {base_code.spec}: {remote}") if r)
     phase = partial(measure_speedup, remote, head, matrix.latency_queries, plan)
+    margin, own = margin_for(calibrations, "code", result.machine)
     with base_code.same_core():  # the two processes meet one core's state, as one process does
-        return decide(phase, base_code.spec, against="code")
+        return decide(phase, base_code.spec, margin, against="code", calibrated=bool(own))

@@ -168,7 +168,8 @@ OPTIONS: tuple[Option, ...] = (
         "Also time every cell beside the same cell built by the code at this git revision "
         "(origin/main, a tag, a commit) or in this directory (a checkout of it), in a second "
         "process that reads artifacts from the cache only and never trains; decide each "
-        "cell's speed on that ratio (5%% margin) instead of the speedup over the reference "
+        "cell's speed on that ratio (a 5%% margin, or the cell's own from `accel calibrate "
+        "--across-processes`) instead of the speedup over the reference "
         "(docs/latency-decision.md, \"Base against head\"). A cell the base cannot build is "
         "judged as without this option, and the table says why. Default: off.",
         metavar="REV",

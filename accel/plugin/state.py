@@ -277,6 +277,7 @@ class AccelState:
                     accel_version=__version__,
                     tolerances=dict(previous.tolerances if previous else {})
                     | self.settings["tolerances"],
+                    calibration=previous.calibration if previous else None,
                 ),
             )
         return made

@@ -7,7 +7,7 @@ baseline, reviewed like any baseline change. From the phases' ratios ``r`` (the 
 speed over the base copy's), with ``mu`` and ``s`` the mean and standard deviation of ``ln r``:
 
 * the **margin** is ``1 - exp(-(|mu| + 3 s))``, at least :data:`MIN_MARGIN`: a clean change
-  lands below ``1 - margin`` in about one phase in 700 (a one-sided 3-sigma tail), and the bias
+  lands below ``1 - margin`` in about one phase in 740 (a one-sided 3-sigma tail), and the bias
   between two copies of one model (up to 2% measured for ort-int8's two sessions) is covered;
 * the **smallest slowdown caught** in 95% of first phases is ``exp(|mu| + 1.645 s) / (1 -
   margin) - 1``: where that is above 10%, a 10% slowdown of this cell cannot be told from its

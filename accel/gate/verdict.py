@@ -8,49 +8,24 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
 from accel.gate.base_head import BaseHead, flag, passing_note, short_note, slower_note, speed_note
 from accel.gate.baselines import Baseline, BaselineError
-from accel.gate.compare import Row, compare, explain, format_rows
-from accel.gate.contracts import Contract, Paired
+from accel.gate.checks import Check, Status
+from accel.gate.compare import compare, explain, format_rows
+from accel.gate.contracts import Contract
 from accel.gate.identity import Match, match_model
 from accel.gate.metrics import METRICS, required
+from accel.gate.promises import judge_contract
 from accel.measure.machine import Incomparable
 from accel.measure.records import Accuracy, CellResult
 
+__all__ = ["Check", "Status", "judge_contract"]  # re-exported: one place to import verdicts from
+
 SameMachine = Callable[[Mapping[str, Any], Mapping[str, Any]], bool]
 LatencyIncomparable = Callable[[Mapping[str, Any], Mapping[str, Any]], Incomparable | None]
-
-
-class Status(str, Enum):
-    """What a check, or a whole cell, came to."""
-
-    PASS = "pass"
-    BETTER = "better"  # passes, and some metric beats its baseline by more than the tolerance
-    FAIL = "fail"
-    WRITTEN = "written"  # the baseline was (re)written from this run
-    ERROR = "error"  # the cell could not be built or measured
-    SKIPPED = "skipped"  # this machine cannot run the cell
-
-    @property
-    def failed(self) -> bool:
-        """True for the statuses that fail the gate."""
-        return self in (Status.FAIL, Status.ERROR)
-
-
-@dataclass(frozen=True)
-class Check:
-    """The verdict of one check (the contract, or the baseline) of one cell."""
-
-    status: Status
-    summary: str  # the table's words: "pass", "FAIL speedup", "pass (better: speedup)", ...
-    message: str = ""  # the full explanation of a failure or a warning
-    reasons: tuple[str, ...] = ()  # each broken promise or regressed metric
-    rows: tuple[Row, ...] = ()  # the baseline comparison
-    warning: str = ""  # something a person must see even though the check passes
 
 
 @dataclass(frozen=True)
@@ -149,43 +124,6 @@ def raised(made: CellVerdict | None, cell: str, which: str, text: str) -> CellVe
     return replace(made, baseline=check)
 
 
-def judge_contract(result: CellResult, contract: Contract, rival: Accuracy | None = None) -> Check:
-    """The technique's portable promises against the reference measured in the same run.
-
-    A promise the evidence cannot decide (a floor missed within noise) passes, and the table
-    says ``undecided``: never silently."""
-    paired = Paired(
-        result.accuracy.correct,
-        result.reference_accuracy.correct,
-        rival.correct if rival is not None else (),
-    )
-    assessed = contract.assess(
-        accuracy=result.accuracy.accuracy,
-        ref_accuracy=result.reference_accuracy.accuracy,
-        size_mb=result.size_mb,
-        ref_size_mb=result.reference_size_mb,
-        speedup=result.timing.speedup,
-        rival_accuracy=rival.accuracy if rival is not None else None,
-        extra=result.extra_metrics,
-        speedup_ci=result.speedup_interval,
-        paired=paired,
-        intervals=result.behaviour.intervals() if result.behaviour else None,
-    )
-    head = f"{result.cell.id}'s contract ({contract.describe()})"
-    if not assessed.broken:
-        if not assessed.undecided:
-            return Check(Status.PASS, "pass")
-        warning = f"{head} is undecided:\n  - " + "\n  - ".join(assessed.undecided)
-        return Check(Status.PASS, "pass (undecided: within noise)", warning=warning)
-    rounds = ", ".join(f"{s:.2f}" for s in result.timing.round_speedups)
-    message = (
-        f"{result.cell.id} breaks its contract ({contract.describe()}):\n  - "
-        + "\n  - ".join(assessed.broken + assessed.undecided)
-        + f"\n(speedup per round: {rounds})"
-    )
-    return Check(Status.FAIL, "FAIL contract", message, tuple(assessed.broken))
-
-
 def judge_baseline(
     result: CellResult,
     baseline: Baseline | BaselineError | None,
@@ -277,7 +215,9 @@ def judge(
 ) -> CellVerdict:
     """The verdict of one measured cell: its contract, and its baseline (or, with ``update``,
     the fact that its baseline is rewritten from this run)."""
-    promise = judge_contract(result, contract, rival)
+    previous = baseline if isinstance(baseline, Baseline) else None
+    other = latency_incomparable(result.machine, previous.machine) if previous else None
+    promise = judge_contract(result, contract, rival, other.where if other else "")
     missing = not_measured(result)
     if missing:
         regression = Check(
@@ -296,5 +236,4 @@ def judge(
         regression = judge_baseline(
             result, baseline, path, same_machine, latency_incomparable, against_base
         )
-    previous = baseline if isinstance(baseline, Baseline) else None
     return CellVerdict(result.cell.id, promise, regression, result, previous)

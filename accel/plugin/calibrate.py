@@ -63,6 +63,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
     from accel.gate.calibration import MIN_PHASES, calibrate
     from accel.matrix import Matrix, RunConfig, all_cells
     from accel.measure.machine import machine_record
+    from accel.measure.records import Cell
     from accel.measure.timing import Side, TimingPlan, measure_speedup
     from accel.plugin.base_code import BaseCode
     from accel.plugin.config import ConfigError, customize, find_config, resolve
@@ -99,8 +100,8 @@ def run_calibrate(args: argparse.Namespace) -> int:
         raw = {name: options[name] for name in ("model", "data", "threads")}  # as given
         worker = BaseCode(".", Path.cwd(), settings.file, raw)
     problems: list[str] = []
-    pairs: dict[str, tuple[Side, Any, Baseline]] = {}
-    for cell in tqdm(cells, desc="loading the cells twice", unit="cell"):
+    wanted: dict[str, tuple[Cell, Baseline]] = {}
+    for cell in cells:
         baseline = baseline_or_error(baseline_path(root, cell.id))
         why = registry.unavailable_for(cell.technique, cell.device, run.model)
         if not isinstance(baseline, Baseline):
@@ -108,19 +109,22 @@ def run_calibrate(args: argparse.Namespace) -> int:
             why = f"{baseline}" if baseline else f"no baseline under {root}: {write}"
         if why is not None or not isinstance(baseline, Baseline):
             problems.append(f"{cell.id}: {why}")
-            continue
+        else:
+            wanted[cell.id] = (cell, baseline)
+    pairs: dict[str, tuple[Side, Any, Baseline]] = {}
+    for cell_id, (cell, baseline) in tqdm(wanted.items(), desc="loading each cell twice"):
         try:
             head = heads.predictor(cell)
             if worker is None:
                 base: Side | str = bases.predictor(cell)
             else:
-                base = worker.side(cell.id, [c.id for c in cells], heads.latency_queries)
+                base = worker.side(cell_id, list(wanted), heads.latency_queries)
         except Exception as exc:  # a build this machine cannot do: that cell's problem
             base = f"{type(exc).__name__}: {exc}"
         if isinstance(base, str):
-            problems.append(f"{cell.id}: {'the base worker: ' * (worker is not None)}{base}")
+            problems.append(f"{cell_id}: {'the base worker: ' * (worker is not None)}{base}")
             continue
-        pairs[cell.id] = (base, head, baseline)
+        pairs[cell_id] = (base, head, baseline)
     ratios: dict[str, list[float]] = {cell: [] for cell in pairs}
     plan, queries = TimingPlan(rounds=AB_ROUNDS), heads.latency_queries
     pinned = worker.same_core if worker is not None else contextlib.nullcontext

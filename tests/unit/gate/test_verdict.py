@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
+
 import pytest
 
-from accel.gate.verdict import CellVerdict, Check, Status, errored, raised, skipped
+from accel.gate.baselines import read_baseline, render_baseline, write_baseline
+from accel.gate.contracts import Contract
+from accel.gate.verdict import CellVerdict, Check, Status, errored, judge, raised, skipped
+from accel.measure.machine import latency_incomparable, same_machine
+from tests.unit.reporting.fakes import cell_result
 
 PASS = Check(Status.PASS, "pass")
 UNDECIDED = Check(Status.PASS, "pass (undecided: within noise)", warning="undecided")
@@ -75,3 +82,35 @@ def test_a_check_that_raised_is_error_whatever_the_other_said() -> None:
     # a check that already failed keeps its own verdict (its test failed because it failed)
     failing = CellVerdict("fp32/cpu", PASS, WORSE)
     assert raised(failing, "fp32/cpu", "baseline", traceback) is failing
+
+
+def _on_machine(tmp_path: Path, isa: list[str], contract: Contract) -> CellVerdict:
+    """ort-int8 at 8x judged against its baseline, the run's machine having ``isa``."""
+    result = cell_result("ort-int8/cpu")
+    path = tmp_path / "cpu" / "ort-int8.json"
+    base_machine = result.machine | {"isa": ["avx2", "avx512_vnni"]}
+    write_baseline(path, render_baseline(
+        "ort-int8/cpu", result.metrics(), result.timing.cell.as_dict(), result.provenance(),
+        base_machine, created="2026-12-01T00:00:00+00:00", accel_version="0",
+    ))  # fmt: skip
+    result = replace(result, machine=result.machine | {"isa": isa})
+    return judge(
+        result, contract, read_baseline(path), path,
+        same_machine=same_machine, latency_incomparable=latency_incomparable,
+    )  # fmt: skip
+
+
+def test_a_speed_floor_broken_on_other_instruction_sets_warns(tmp_path: Path) -> None:
+    """Speed floors are promises on the baseline's kernels; the other promises stay gated."""
+    floor = Contract(min_speedup=10.0)
+    same = _on_machine(tmp_path, ["avx2", "avx512_vnni"], floor).contract
+    assert (same.status, same.summary) == (Status.FAIL, "FAIL contract")
+    other = _on_machine(tmp_path, ["avx2", "avx512_vnni", "amx_int8"], floor).contract
+    assert other.status is Status.PASS
+    assert other.summary == "pass (warn: speedup floor on other instruction sets)"
+    assert "speedup" in other.warning and "the speed floor only warns" in other.warning
+    both = _on_machine(tmp_path, ["amx_int8"], replace(floor, max_size_ratio=0.1)).contract
+    assert both.status is Status.FAIL and "size" in both.message
+    assert "the speed floor only warns" in both.message
+    met = _on_machine(tmp_path, ["amx_int8"], Contract(min_speedup=2.0)).contract
+    assert (met.status, met.summary) == (Status.PASS, "pass")

@@ -209,8 +209,12 @@ def render_baseline(
         "accel_version": accel_version,
     }
     if calibration:
-        document["calibration"] = {k: c.as_dict() for k, c in sorted(calibration.items())}
+        document["calibration"] = _calibration_field(calibration)
     return _dumps(document)
+
+
+def _calibration_field(found: Mapping[Against, Calibration]) -> dict[str, Any]:
+    return {k: c.as_dict() for k, c in sorted(found.items())}
 
 
 def _dumps(document: Mapping[str, Any]) -> str:
@@ -222,7 +226,7 @@ def with_calibration(baseline: Baseline, calibration: Calibration) -> str:
     other field as it was."""
     document = dict(baseline.raw)
     found = dict(baseline.calibration) | {calibration.against: calibration}
-    document["calibration"] = {k: c.as_dict() for k, c in sorted(found.items())}
+    document["calibration"] = _calibration_field(found)
     return _dumps(document)
 
 

@@ -35,8 +35,7 @@ def serve(requests: IO[str], out: IO[str]) -> None:
     from accel.matrix import Matrix, RunConfig
     from accel.measure.records import Cell
     from accel.measure.timing import gc_paused, time_block
-    from accel.plugin.config import customize, resolve
-    from accel.techniques import builtin_registry
+    from accel.plugin.config import configured_registry, resolve
 
     start = json.loads(requests.readline() or "{}")
     if start.get("protocol") != PROTOCOL:
@@ -50,9 +49,7 @@ def serve(requests: IO[str], out: IO[str]) -> None:
         scaling=False,
         serving=False,
     )
-    registry = builtin_registry()
-    registry.load_entry_points()
-    customize(registry, settings)
+    registry = configured_registry(settings)
     matrix = Matrix(run, registry)
     predictors, reasons = {}, {}
     for cell_id in start["cells"]:

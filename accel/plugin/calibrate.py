@@ -66,8 +66,8 @@ def run_calibrate(args: argparse.Namespace) -> int:
     from accel.measure.records import Cell
     from accel.measure.timing import Side, TimingPlan, measure_speedup
     from accel.plugin.base_code import BaseCode
-    from accel.plugin.config import ConfigError, customize, find_config, resolve
-    from accel.techniques import TechniqueError, builtin_registry
+    from accel.plugin.config import ConfigError, configured_registry, find_config, resolve
+    from accel.techniques import TechniqueError
 
     if args.phases < MIN_PHASES:
         print(
@@ -81,9 +81,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
         if file is not None and not file.is_file():
             raise ConfigError(f"--config: {file} does not exist")
         settings = resolve(file, options)
-        registry = builtin_registry()
-        registry.load_entry_points()
-        customize(registry, settings)
+        registry = configured_registry(settings)
         techniques = _select(settings["techniques"], registry.names(), "--techniques")
         devices = _select(settings["devices"], registry.devices(), "--device")
     except (ConfigError, TechniqueError, argparse.ArgumentTypeError) as exc:
@@ -140,14 +138,13 @@ def run_calibrate(args: argparse.Namespace) -> int:
         if worker is not None:
             worker.close()
     when = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+    machines = {d: machine_record(d, run.threads) for d in {c.split("/")[1] for c in pairs}}
     for cell_id, (_base, _head, baseline) in pairs.items():
         if len(ratios[cell_id]) < MIN_PHASES:
             problems.append(f"{cell_id}: {len(ratios[cell_id])} phases, fewer than {MIN_PHASES}")
             continue
-        device = cell_id.split("/")[1]
-        found = calibrate(
-            ratios[cell_id], against, AB_ROUNDS, machine_record(device, run.threads), when
-        )
+        machine = machines[cell_id.split("/")[1]]
+        found = calibrate(ratios[cell_id], against, AB_ROUNDS, machine, when)
         path = baseline_path(root, cell_id)
         write_baseline(path, with_calibration(baseline, found))
         print(f"{cell_id:<28} {found.describe()} -> {path}")

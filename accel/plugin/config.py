@@ -24,7 +24,7 @@ import tomllib
 from accel.artifacts.data import CLINC_PATH_ENV
 from accel.artifacts.sources import DataSpec, reject_label
 from accel.plugin.config_values import EMBEDDED, Checker, ConfigError, apply_contracts
-from accel.techniques import Registry
+from accel.techniques import Registry, builtin_registry
 
 ACCEL_TOML = "accel.toml"
 PYPROJECT = "pyproject.toml"
@@ -185,6 +185,16 @@ def customize(registry: Registry, config: Config) -> None:
             registry[name].contract, promises, f"{where}: [contracts.{name}]"
         )
         registry.set_contract(name, contract)
+
+
+def configured_registry(config: Config) -> Registry:
+    """Built-ins, then entry-point plugins, then the config's plugins and contracts: the
+    registry of a process that runs no pytest (no conftest hook), such as the base worker and
+    ``accel calibrate``."""
+    registry = builtin_registry()
+    registry.load_entry_points()
+    customize(registry, config)
+    return registry
 
 
 def describe(config: Config) -> str:

@@ -3,7 +3,7 @@
 For each cell, a "base" predictor and a separate "head" predictor of the same artifact are
 loaded (two sessions, two copies of the weights, as the gate loads a baseline's artifact beside
 a changed one). Each repetition decides, in rotated order, every head against the base with
-the gate's own sequential rule (``accel.gate.base_head.decide``: phases of ``AB_ROUNDS``
+the gate's own sequential rule (``accel.gate.base_head.decide``: phases of ``AB_PLAN``'s
 interleaved rounds from ``accel.measure.timing.measure_speedup``, pooled until decided):
 
 * ``clean``: the head unchanged (an A/A comparison): any failing answer is a false alarm;
@@ -47,7 +47,7 @@ from accel.artifacts.cache import write_json_atomic
 from accel.gate.base_head import (
     AB_MARGIN,
     AB_MAX_PHASES,
-    AB_ROUNDS,
+    AB_PLAN,
     Against,
     BaseHead,
     decide,
@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     slowdowns = [float(s) for s in args.slowdowns.split(",") if s.strip()]
     torch.set_num_threads(1)
     registry = builtin_registry()
-    plan = TimingPlan(rounds=AB_ROUNDS)
+    plan = AB_PLAN
     # Two matrices: two independently loaded predictors of each cell, the base and the head.
     bases, heads_matrix = (Matrix(RunConfig(threads=1, plan=plan), registry) for _ in range(2))
     queries = bases.latency_queries

@@ -7,8 +7,9 @@ that the speedup over the fp32 reference carries from run to run: on the 2-core 
 spread of that ratio between runs was 0.9-1.8% (SD), against a CV of 4.3-5.1% for ort-int8's
 speedup (docs/latency-decision.md, "Base against head").
 
-The decision has three answers. With ``r`` the head's speedup over the base (the base's p50
-over the head's, rounds pooled over every phase so far) and its 90% interval:
+The two are timed call by call (:data:`AB_PLAN`). The decision has three answers. With ``r``
+the head's speedup over the base (the median over rounds, pooled over every phase so far, of
+the base call's time over the head call's) and its 90% interval:
 
 * ``slower`` when even the upper bound is below ``1 - margin``: the head is slower than the base
   by more than the margin, at 95% confidence;
@@ -30,14 +31,19 @@ from typing import Literal
 
 from accel.measure.intervals import SpeedupInterval, speedup_interval
 from accel.measure.records import Speedup
+from accel.measure.timing import TimingPlan
 
 # The slowdown of the head against the base that fails: 5%, about 3 times the largest A/A spread
 # measured between runs (1.8%, ort-int8), so a clean change fails only in the far tail, while a
 # 10% slowdown (r = 0.91) sits well below the threshold.
 AB_MARGIN = 0.05
-# Phases of AB_ROUNDS rounds each; a clean head or a 10% slowdown is mostly decided in the first.
+# Phases of AB_PLAN's rounds each; a clean head or a 10% slowdown is mostly decided in the first.
 AB_MAX_PHASES = 3
-AB_ROUNDS = 10
+# One phase: 100 rounds of one call a side (ABBA), each round on the next latency query. Blocks of
+# one call put each base call next to its head call: on a 2-core host whose speed jumped by
+# 20-50% for tens of milliseconds at a time, the A/A ratio of blocks of 25 spread 2.0-6.2%
+# between phases, and of single calls 0.5-0.6% (docs/latency-decision.md, "Call by call").
+AB_PLAN = TimingPlan(warmup=25, rounds=100, block=1)
 
 Answer = Literal["same", "slower", "undecided"]
 Against = Literal["artifact", "code"]  # the baseline's own artifact, or the base code's build
@@ -175,7 +181,7 @@ def decide(
         timed = phase()
         base_rounds += timed.reference_rounds
         head_rounds += timed.cell_rounds
-        interval = speedup_interval(base_rounds, head_rounds)
+        interval = speedup_interval(base_rounds, head_rounds, paired=True)
         decided = answer(interval, margin)
         if decided != "undecided" or done == max_phases:
             return BaseHead(decided, interval, done, margin, base, against, calibrated)

@@ -4,8 +4,9 @@ The gate times the reference and the cell in interleaved rounds (one block of ca
 order). The speedup is the reference's p50 over the cell's p50, pooled over every round. Its
 confidence interval comes from ``scipy.stats.bootstrap`` (percentile method, fixed seed) that
 resamples whole rounds: a round's two blocks stay together, so the pairing that cancels the
-machine's drift survives the resampling. The rules that decide on it live in
-:mod:`accel.gate.latency`.
+machine's drift survives the resampling. Two copies of one cell (base against head) are timed
+call by call instead, and their statistic is the median of the rounds' ratios
+(:func:`paired_speedup`). The rules that decide on them live in :mod:`accel.gate`.
 """
 
 from __future__ import annotations
@@ -79,37 +80,47 @@ def pooled_speedup(
     return float(np.median(ref) / np.median(cell))
 
 
+def paired_speedup(
+    reference_rounds: Sequence[Sequence[float]], cell_rounds: Sequence[Sequence[float]]
+) -> float:
+    """The median over rounds of each round's ratio, its reference block's median duration
+    over its cell block's: the statistic of two copies timed call by call (base against head),
+    where each round's pair met the same instant of the machine."""
+    ref, cell = _paired_arrays(reference_rounds, cell_rounds)
+    return float(np.median(np.median(ref, axis=1) / np.median(cell, axis=1)))
+
+
 def speedup_interval(
     reference_rounds: Sequence[Sequence[float]],
     cell_rounds: Sequence[Sequence[float]],
     level: float = LEVEL,
     n_resamples: int = N_RESAMPLES,
     seed: int = SEED,
+    paired: bool = False,
 ) -> SpeedupInterval:
     """The pooled speedup and its percentile-bootstrap interval, resampling whole rounds.
 
     ``reference_rounds[i]`` and ``cell_rounds[i]`` are the call durations of round ``i``'s two
-    blocks. The interval is widened to include the point estimate where the percentile interval
-    of a median misses it by a hair (tiny or tied samples). Deterministic for a given ``seed``.
+    blocks. With ``paired``, the statistic is :func:`paired_speedup` instead of the pooled
+    medians' ratio. The interval is widened to include the point estimate where the percentile
+    interval of a median misses it by a hair (tiny or tied samples). Deterministic for a given
+    ``seed``.
     """
     from scipy import stats
 
-    ref = _rounds_array(reference_rounds, "reference_rounds")
-    cell = _rounds_array(cell_rounds, "cell_rounds")
-    if len(ref) != len(cell):
-        raise ValueError(
-            f"`reference_rounds` and `cell_rounds` must have as many rounds, got "
-            f"{len(ref)} and {len(cell)}"
-        )
+    ref, cell = _paired_arrays(reference_rounds, cell_rounds)
     if len(ref) < 2:
         raise ValueError(f"a confidence interval needs >= 2 rounds, got {len(ref)}")
     if not 0 < level < 1:
         raise ValueError(f"`level` must be in (0, 1), got {level}")
     if n_resamples < 1:
         raise ValueError(f"`n_resamples` must be >= 1, got {n_resamples}")
+    ratios = np.median(ref, axis=1) / np.median(cell, axis=1)
 
     def statistic(index: NDArray[np.float64], axis: int = -1) -> NDArray[np.float64]:
         picked = np.asarray(index, dtype=np.intp)
+        if paired:
+            return np.asarray(np.median(ratios[picked], axis=-1))
         shape = (*picked.shape[:-1], -1)  # pool the resampled rounds' calls
         return np.asarray(
             np.median(ref[picked].reshape(shape), axis=-1)
@@ -129,6 +140,19 @@ def speedup_interval(
     low = min(float(result.confidence_interval.low), point)
     high = max(float(result.confidence_interval.high), point)
     return SpeedupInterval(point, low, high, level, len(ref))
+
+
+def _paired_arrays(
+    reference_rounds: Sequence[Sequence[float]], cell_rounds: Sequence[Sequence[float]]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    ref = _rounds_array(reference_rounds, "reference_rounds")
+    cell = _rounds_array(cell_rounds, "cell_rounds")
+    if len(ref) != len(cell):
+        raise ValueError(
+            f"`reference_rounds` and `cell_rounds` must have as many rounds, got "
+            f"{len(ref)} and {len(cell)}"
+        )
+    return ref, cell
 
 
 def paired_accuracy_interval(

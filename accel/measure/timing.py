@@ -37,7 +37,9 @@ class TimingPlan:
     """How latency is sampled: warm-up calls, then ``rounds`` x 2 blocks of ``block`` calls.
 
     The warm-up covers a whole block, so every query length has been seen once per side
-    before timing starts (first calls at a new shape are slower).
+    before timing starts (first calls at a new shape are slower). Round ``r``'s two blocks
+    both start at query ``r * block`` of the cycle, so blocks shorter than the query list
+    still cover all of it.
     """
 
     warmup: int = 25
@@ -53,27 +55,30 @@ class TimingPlan:
 @runtime_checkable
 class TimedElsewhere(Protocol):
     """A side timed by another process (the base worker: :mod:`accel.plugin.base_code`): it
-    runs :func:`time_block` there, on the same queries, and returns the call times."""
+    runs :func:`time_block` there, on the same queries from the same ``start``, and returns the
+    call times."""
 
     name: str
 
-    def time_block(self, queries: Sequence[str], n: int) -> list[float]: ...
+    def time_block(self, queries: Sequence[str], n: int, start: int = 0) -> list[float]: ...
 
 
 Side = Union["Predictor", TimedElsewhere]
 
 
-def time_block(side: Side, queries: Sequence[str], n: int, out: list[float]) -> None:
-    """Time ``n`` calls of one query each, cycling through ``queries`` from the first; append
-    each call's seconds to ``out``."""
+def time_block(
+    side: Side, queries: Sequence[str], n: int, out: list[float], start: int = 0
+) -> None:
+    """Time ``n`` calls of one query each, cycling through ``queries`` from ``queries[start]``;
+    append each call's seconds to ``out``."""
     if isinstance(side, TimedElsewhere):
-        out.extend(side.time_block(queries, n))
+        out.extend(side.time_block(queries, n, start))
         return
-    for i in range(n):
+    for i in range(start, start + n):
         query = [queries[i % len(queries)]]
-        start = default_timer()
+        began = default_timer()
         side.predict(query)
-        out.append(default_timer() - start)
+        out.append(default_timer() - began)
 
 
 def measure_speedup(
@@ -165,7 +170,7 @@ def _round_robin(
                     (cells[name], cell_round),
                 ]
                 for side, sink in sides if r % 2 == 0 else reversed(sides):
-                    time_block(side, queries, plan.block, sink)
+                    time_block(side, queries, plan.block, sink, start=r * plan.block)
                 ref_rounds[name].append(tuple(ref_round))
                 cell_rounds[name].append(tuple(cell_round))
                 bar.update()

@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 from accel.artifacts.cache import cache_root
 from accel.artifacts.entries import entry_problem
-from accel.gate.base_head import AB_ROUNDS, BaseHead, decide
+from accel.gate.base_head import AB_PLAN, BaseHead, decide
 from accel.gate.baselines import Baseline, BaselineError
 from accel.gate.calibration import margin_for
 from accel.matrix import Matrix
 from accel.measure.records import Cell, CellResult
-from accel.measure.timing import TimingPlan, measure_speedup
+from accel.measure.timing import measure_speedup
 from accel.plugin.base_code import BaseCode
 from accel.techniques.base import BuildContext, Builder
 
@@ -86,7 +86,7 @@ def against_base(
         calibrations = baseline.calibration
     if changed is None and base_code is None:
         return None  # nothing to time against: build nothing
-    head, plan = matrix.predictor(cell), TimingPlan(rounds=AB_ROUNDS)
+    head, plan = matrix.predictor(cell), AB_PLAN
     reason = None
     if changed is not None:
         ctx = BuildContext(matrix.reference, matrix.data, cell.device, matrix.config.threads)

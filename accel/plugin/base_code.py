@@ -30,6 +30,12 @@ import psutil
 from accel.artifacts.cache import CACHE_ONLY_ENV
 from accel.plugin.base_worker import PROTOCOL
 
+# The worker's command: the base's tree (argv[1]) first on sys.path, then the worker module.
+_RUN_WORKER = (
+    "import runpy, sys; sys.path.insert(0, sys.argv.pop(1)); "
+    "runpy.run_module('accel.plugin.base_worker', run_name='__main__', alter_sys=True)"
+)
+
 
 class BaseCodeError(ValueError):
     """The base revision cannot be used (its message names the value and the fix)."""
@@ -80,11 +86,12 @@ class Remote:
     queries: tuple[str, ...]
     worker: subprocess.Popen[str]
 
-    def time_block(self, queries: Sequence[str], n: int) -> list[float]:
-        """The worker's times of ``n`` calls cycling through ``queries`` (those it was given)."""
+    def time_block(self, queries: Sequence[str], n: int, start: int = 0) -> list[float]:
+        """The worker's times of ``n`` calls cycling through ``queries`` (those it was given)
+        from ``queries[start]``."""
         if tuple(queries) != self.queries:
             raise ValueError(f"{self.name}: the worker was given other latency queries")
-        answer = _ask(self.worker, {"cell": self.cell, "n": n})
+        answer = _ask(self.worker, {"cell": self.cell, "n": n, "start": start})
         if "error" in answer:
             raise RuntimeError(f"the base worker: {answer['error']}")
         return [float(t) for t in answer["times"]]
@@ -152,8 +159,10 @@ class BaseCode:
             if not config.is_file():
                 raise BaseCodeError(f"the base has no configuration file {config.name}")
         path = os.pathsep.join(p for p in (str(root), os.environ.get("PYTHONPATH")) if p)
+        # Not `python -m`: that puts the working directory (the head's checkout) first on
+        # sys.path, and the worker would import the head's accel. The base's tree goes first.
         self._worker = subprocess.Popen(
-            [sys.executable, "-m", "accel.plugin.base_worker"],
+            [sys.executable, "-c", _RUN_WORKER, str(root)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -163,8 +172,16 @@ class BaseCode:
         start: dict[str, Any] = {"protocol": PROTOCOL, "config": str(config) if config else None}
         start |= {"options": self.options, "cells": list(cells), "queries": list(queries)}
         answer = _ask(self._worker, start)
+        if answer.get("protocol") != PROTOCOL:
+            raise BaseCodeError(
+                f"the base's worker speaks protocol {answer.get('protocol')}, this accel "
+                f"{PROTOCOL}: the base code predates this way of timing, so it cannot be timed"
+            )
         if "error" in answer:
             raise RuntimeError(f"the base worker: {answer['error']}")
+        source = Path(answer.get("source") or "")
+        if (root / "accel").is_dir() and not source.resolve().is_relative_to(root.resolve()):
+            raise BaseCodeError(f"the base worker imported accel from {source}, not from {root}")
         self._ready, self._reasons = frozenset(answer["ready"]), dict(answer["reasons"])
 
     @contextmanager

@@ -1,6 +1,6 @@
-"""The base worker: ``python -m accel.plugin.base_worker``, the cells as the base code builds them.
+"""The base worker, the cells as the base code builds them, in a process of their own.
 
-Started by :mod:`accel.plugin.base_code` with the base revision's tree first on ``PYTHONPATH``, so
+Started by :mod:`accel.plugin.base_code` with the base revision's tree first on ``sys.path``, so
 that ``accel`` and the project's own modules are the base's, and with ``$ACCEL_CACHE_ONLY`` set,
 so that an artifact the cache lacks is that cell's reason, never a training run. It speaks JSON,
 one object a line, on its standard input and output (what the libraries print goes to stderr):
@@ -8,9 +8,14 @@ one object a line, on its standard input and output (what the libraries print go
 1. it reads ``{"protocol", "config", "options", "cells", "queries"}``: the configuration file
    (or null) and the ``--accel-*`` values that :func:`accel.plugin.config.resolve` takes, the
    cells (``technique/device``) and the latency queries;
-2. it builds every cell it can, then answers ``{"protocol", "ready": [...], "reasons": {...}}``;
-3. for each ``{"cell", "n"}`` it times ``n`` calls with :func:`accel.measure.timing.time_block`
-   and answers ``{"times": [...]}``, until its input ends.
+2. it builds every cell it can, then answers ``{"protocol", "ready": [...], "reasons": {...},
+   "source"}``, ``source`` being the file its ``accel`` was imported from;
+3. for each ``{"cell", "n", "start"}`` it times ``n`` calls from query ``start`` with
+   :func:`accel.measure.timing.time_block` and answers ``{"times": [...]}``, until its input
+   ends.
+
+Protocol 2 added ``start`` and ``source``: a head of protocol 2 meets a base of protocol 1
+(whose worker times every block from the first query) as a base it cannot use, and says so.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
-PROTOCOL = 1
+PROTOCOL = 2
 
 
 def _send(out: IO[str], message: dict[str, Any]) -> None:
@@ -65,7 +70,10 @@ def serve(requests: IO[str], out: IO[str]) -> None:
             why = f"{type(exc).__name__}: {exc}"
         if why is not None:
             reasons[cell_id] = why
-    _send(out, {"protocol": PROTOCOL, "ready": list(predictors), "reasons": reasons})
+    import accel
+
+    ready = {"ready": list(predictors), "reasons": reasons, "source": accel.__file__}
+    _send(out, {"protocol": PROTOCOL} | ready)
     queries = start["queries"]
     with gc_paused():
         for line in requests:
@@ -74,7 +82,8 @@ def serve(requests: IO[str], out: IO[str]) -> None:
                 _send(out, {"error": f"no cell {ask.get('cell')!r}; ready: {list(predictors)}"})
                 continue
             times: list[float] = []
-            time_block(predictors[ask["cell"]], queries, int(ask["n"]), times)
+            start_at = int(ask.get("start", 0))
+            time_block(predictors[ask["cell"]], queries, int(ask["n"]), times, start_at)
             gc.collect()  # before answering: never while the other side is timed
             _send(out, {"times": times})
 

@@ -3,7 +3,7 @@
 Every selected cell is loaded twice, from the cache: a head copy here, and a base copy here too
 (what the gate does with a changed cell's old artifact) or, with ``--across-processes``, in the
 base worker on this very code (what ``--accel-base`` does). The two are timed in phases of the
-gate's base-against-head timing (``AB_ROUNDS`` interleaved rounds), one phase of each cell per
+gate's base-against-head timing (``AB_PLAN``: rounds of one call a side), one phase of each cell per
 sweep, so that every cell's phases are spread over the whole run. From the phases' ratios
 :func:`accel.gate.calibration.calibrate` draws the cell's margin, which is written into the
 ``calibration`` field of its baseline file: a change reviewed in the git diff like any other.
@@ -52,7 +52,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
     import torch
     from tqdm.auto import tqdm
 
-    from accel.gate.base_head import AB_ROUNDS, Against
+    from accel.gate.base_head import AB_PLAN, Against
     from accel.gate.baselines import (
         Baseline,
         baseline_or_error,
@@ -62,9 +62,10 @@ def run_calibrate(args: argparse.Namespace) -> int:
     )
     from accel.gate.calibration import MIN_PHASES, calibrate
     from accel.matrix import Matrix, RunConfig, all_cells
+    from accel.measure.intervals import paired_speedup
     from accel.measure.machine import machine_record
     from accel.measure.records import Cell
-    from accel.measure.timing import Side, TimingPlan, measure_speedup
+    from accel.measure.timing import Side, measure_speedup
     from accel.plugin.base_code import BaseCode
     from accel.plugin.config import ConfigError, configured_registry, find_config, resolve
     from accel.techniques import TechniqueError
@@ -124,14 +125,14 @@ def run_calibrate(args: argparse.Namespace) -> int:
             continue
         pairs[cell_id] = (base, head, baseline)
     ratios: dict[str, list[float]] = {cell: [] for cell in pairs}
-    plan, queries = TimingPlan(rounds=AB_ROUNDS), heads.latency_queries
+    plan, queries = AB_PLAN, heads.latency_queries
     pinned = worker.same_core if worker is not None else contextlib.nullcontext
     try:
         for _ in tqdm(range(args.phases), desc=f"A/A phases of {len(pairs)} cells", unit="sweep"):
             for cell_id, (base, head, _baseline) in pairs.items():
                 with pinned():
                     timed = measure_speedup(base, head, queries, plan)
-                ratios[cell_id].append(timed.interval.speedup)  # the statistic decide() pools
+                ratios[cell_id].append(paired_speedup(timed.reference_rounds, timed.cell_rounds))
     except KeyboardInterrupt:
         print("accel calibrate: interrupted; writing the cells with enough phases")
     finally:
@@ -144,7 +145,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
             problems.append(f"{cell_id}: {len(ratios[cell_id])} phases, fewer than {MIN_PHASES}")
             continue
         machine = machines[cell_id.split("/")[1]]
-        found = calibrate(ratios[cell_id], against, AB_ROUNDS, machine, when)
+        found = calibrate(ratios[cell_id], against, AB_PLAN.rounds, machine, when)
         path = baseline_path(root, cell_id)
         write_baseline(path, with_calibration(baseline, found))
         print(f"{cell_id:<28} {found.describe()} -> {path}")

@@ -12,6 +12,7 @@ from typing import Any, cast
 import psutil
 import pytest
 
+import accel
 from accel.artifacts.cache import CACHE_ENV, CACHE_ONLY_ENV
 from accel.plugin import base_code
 from accel.plugin.base_code import (
@@ -76,6 +77,23 @@ def test_a_base_older_than_the_worker_is_a_reason(tmp_path: Path) -> None:
     base.close()
 
 
+def test_a_base_whose_worker_speaks_an_older_protocol_is_a_reason(tmp_path: Path) -> None:
+    """A protocol-1 worker times every block from the first query: the head must not use it.
+    Run from the head's checkout (pytest's working directory), the worker is still the base's."""
+    plugin = tmp_path / "old" / "accel" / "plugin"
+    plugin.mkdir(parents=True)
+    for package in (plugin.parent, plugin):
+        (package / "__init__.py").write_text("")
+    (plugin / "base_worker.py").write_text(
+        "import json, sys\nsys.stdin.readline()\n"
+        "print(json.dumps({'protocol': 1, 'error': 'protocol 2 unknown'}), flush=True)\n"
+    )
+    base = BaseCode(str(tmp_path / "old"), tmp_path, None, {})
+    found = base.side("ort-int8/cpu", ["ort-int8/cpu"], QUERIES)
+    assert isinstance(found, str) and f"speaks protocol 1, this accel {PROTOCOL}" in found
+    base.close()
+
+
 def test_a_base_without_the_heads_config_file_is_a_reason(tmp_path: Path) -> None:
     (tmp_path / "head").mkdir()
     (tmp_path / "base").mkdir()
@@ -130,8 +148,13 @@ def test_the_worker_builds_from_the_cache_only_and_times_blocks(
     options = {"model": str(tmp_path / "tiny"), "data": str(data), "threads": 1}
     start = {"protocol": PROTOCOL, "config": None, "options": options, "queries": QUERIES}
     ready, timed = _session(start | {"cells": ["fp32/cpu", "ort-fp32/cpu"]}, {
-        "cell": "ort-fp32/cpu", "n": 4})
-    assert ready == {"protocol": PROTOCOL, "ready": ["fp32/cpu", "ort-fp32/cpu"], "reasons": {}}
+        "cell": "ort-fp32/cpu", "n": 4, "start": 3})
+    assert ready == {
+        "protocol": PROTOCOL,
+        "ready": ["fp32/cpu", "ort-fp32/cpu"],
+        "reasons": {},
+        "source": accel.__file__,
+    }
     assert len(timed["times"]) == 4 and all(t > 0 for t in timed["times"])
 
     monkeypatch.setenv(CACHE_ONLY_ENV, "1")

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accel.gate.base_head import AB_MARGIN, Answer, BaseHead, answer, decide, fails
+from accel.gate.base_head import AB_MARGIN, AB_PLAN, Answer, BaseHead, answer, decide, fails
 from accel.gate.baselines import read_baseline, render_baseline, write_baseline
 from accel.gate.contracts import Contract
 from accel.gate.verdict import CellVerdict, Status, judge
@@ -20,7 +20,9 @@ from accel.measure.records import Latency, Speedup
 from tests.unit.reporting.fakes import cell_result
 
 
-def _phase(ratio: float, noise: float, seed: int, rounds: int = 10, block: int = 25) -> Speedup:
+def _phase(
+    ratio: float, noise: float, seed: int, rounds: int = AB_PLAN.rounds, block: int = AB_PLAN.block
+) -> Speedup:
     """A timed phase whose head is ``1 / ratio`` times the base's duration, with noise."""
     rng = np.random.default_rng(seed)
     base = 1e-3 * np.exp(noise * rng.standard_normal((rounds, block)))
@@ -89,7 +91,7 @@ def test_answer_is_monotone_in_the_interval(centre: float, half: float, margin: 
 def test_a_clean_head_is_same_in_one_phase() -> None:
     outcome = decide(lambda: _phase(1.0, 0.01, 1), "onnx/abc")
     assert (outcome.answer, outcome.phases) == ("same", 1)
-    assert outcome.interval.rounds == 10
+    assert outcome.interval.rounds == AB_PLAN.rounds
     assert not fails(outcome)
 
 
@@ -111,7 +113,7 @@ def test_more_phases_narrow_the_interval() -> None:
     seeds = iter(range(300, 400))
     one = decide(lambda: _phase(1 - AB_MARGIN, 0.5, 7), "x", max_phases=1).interval
     three = decide(lambda: _phase(1 - AB_MARGIN, 0.5, next(seeds)), "x", max_phases=3).interval
-    assert (one.rounds, three.rounds) == (10, 30)
+    assert (one.rounds, three.rounds) == (AB_PLAN.rounds, 3 * AB_PLAN.rounds)
     assert three.high - three.low < one.high - one.low
     with pytest.raises(ValueError, match="max_phases"):
         decide(lambda: _phase(1.0, 0.01, 1), "x", max_phases=0)

@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from accel.gate.base_head import AB_MARGIN, Against
+from accel.gate.base_head import AB_MARGIN, AB_PLAN, Against
 
 # Sigmas of the A/A spread between a clean head and the threshold (one-sided tail 0.13%).
 FALSE_ALARM_SIGMAS = 3.0
@@ -138,9 +138,11 @@ def margin_for(
     calibrations: Mapping[Against, Calibration], against: Against, machine: Mapping[str, Any]
 ) -> tuple[float, Calibration | None]:
     """The margin for a cell judged against ``against`` on ``machine``: its calibrated one
-    where the calibration was made on this CPU with these threads, else the default."""
+    where the calibration was made on this CPU with these threads and phases of today's
+    :data:`AB_PLAN` (a calibration of 10-round phases timed blocks of 25 calls, a spread that
+    does not describe call-by-call phases), else the default."""
     found = calibrations.get(against)
-    if found is None:
+    if found is None or found.rounds != AB_PLAN.rounds:
         return AB_MARGIN, None
     if (found.cpu, found.threads) != (str(machine.get("cpu")), int(machine.get("threads") or 0)):
         return AB_MARGIN, None

@@ -3,8 +3,8 @@
 Every selected cell is loaded twice, from the cache: a head copy here, and a base copy here too
 (what the gate does with a changed cell's old artifact) or, with ``--across-processes``, in the
 base worker on this very code (what ``--accel-base`` does). The two are timed in phases of the
-gate's base-against-head timing (``AB_PLAN``: rounds of one call a side), one phase of each cell per
-sweep, so that every cell's phases are spread over the whole run. From the phases' ratios
+gate's base-against-head timing (``AB_PLAN``: rounds of one call a side), one phase of each cell
+per sweep, so that every cell's phases are spread over the whole run. From the phases' ratios
 :func:`accel.gate.calibration.calibrate` draws the cell's margin, which is written into the
 ``calibration`` field of its baseline file: a change reviewed in the git diff like any other.
 """

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from accel.gate.base_head import AB_MARGIN, decide
+from accel.gate.base_head import AB_MARGIN, AB_PLAN, decide
 from accel.gate.baselines import BaselineError, read_baseline, with_calibration
 from accel.gate.calibration import MIN_MARGIN, calibrate, margin_for, parse
 from accel.measure.records import Latency, Speedup
@@ -66,8 +66,11 @@ def test_the_field_round_trips_and_a_bad_one_is_named() -> None:
 
 
 def test_the_margin_applies_on_the_machine_it_was_measured_on_only() -> None:
-    found = calibrate(_ratios(0.005), "artifact", 10, MACHINE, WHEN)
+    found = calibrate(_ratios(0.005), "artifact", AB_PLAN.rounds, MACHINE, WHEN)
     assert margin_for({"artifact": found}, "artifact", MACHINE) == (found.margin, found)
+    # Phases of another plan (the 10 rounds of blocks of 25 calls of before) do not apply.
+    old_plan = calibrate(_ratios(0.005), "artifact", 10, MACHINE, WHEN)
+    assert margin_for({"artifact": old_plan}, "artifact", MACHINE) == (AB_MARGIN, None)
     assert margin_for({"artifact": found}, "code", MACHINE) == (AB_MARGIN, None)
     assert margin_for({"artifact": found}, "artifact", MACHINE | {"threads": 2}) == (
         AB_MARGIN,

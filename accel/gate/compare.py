@@ -107,7 +107,9 @@ def compare(
             note = note or "retrain"
         interval, rule = None, ""
         measured = note != "not measured"
-        if metric == "speedup" and isinstance(against_base, BaseHead) and measured:
+        # Base and head timed side by side on this machine: gated whatever the baseline's was.
+        timed_here = metric == "speedup" and isinstance(against_base, BaseHead) and measured
+        if timed_here and isinstance(against_base, BaseHead):
             verdict: RowVerdict = "worse" if fails(against_base) else "ok"
             old = "baseline's artifact" if against_base.against == "artifact" else "base code"
             note, rule = f"vs {old}: {against_base.answer}", against_base.describe()
@@ -119,7 +121,7 @@ def compare(
             note = note or ("vs reference" if isinstance(against_base, str) else "")
         else:
             verdict = decide(spec.direction, value, reference, tol)
-        if spec.timing and not latency_gated:
+        if spec.timing and not latency_gated and not timed_here:
             note = ungated_note or "other GPU, not gated"
             verdict = "warn" if verdict == "worse" else verdict
         rows.append(Row(metric, value, reference, tol, verdict, note, interval, rule))

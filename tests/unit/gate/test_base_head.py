@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ from accel.gate.baselines import read_baseline, render_baseline, write_baseline
 from accel.gate.contracts import Contract
 from accel.gate.verdict import CellVerdict, Status, judge
 from accel.measure.intervals import SpeedupInterval
-from accel.measure.machine import latency_incomparable, same_machine
+from accel.measure.machine import Incomparable, latency_incomparable, same_machine
 from accel.measure.records import Latency, Speedup
 from tests.unit.reporting.fakes import cell_result
 
@@ -221,6 +222,32 @@ def test_the_base_code_decides_an_unchanged_cells_speed(tmp_path: Path) -> None:
     same = _unchanged(tmp_path, _code("same", 0.97, 1.01)).baseline
     assert (same.status, same.summary, same.warning) == (
         Status.PASS, "pass (vs the base code: same)", "")
+
+
+def test_the_base_code_decides_on_a_machine_the_baseline_cannot_be_compared_with(
+    tmp_path: Path,
+) -> None:
+    """Other instruction sets than the baseline's: the speedup over the reference only warns,
+    but base and head were both timed here, so their answer still fails the cell."""
+    def other_isa(obtained: Any, baseline: Any) -> Incomparable:
+        return Incomparable("other instruction sets", "other instruction sets", "no AVX-512")
+
+    result = cell_result("ort-int8/cpu")
+    result = replace(result, model=dict(result.model) | {"definition": "d1"})
+    path = tmp_path / "cpu" / "ort-int8.json"
+    write_baseline(
+        path,
+        render_baseline(
+            "ort-int8/cpu", result.metrics(), result.timing.cell.as_dict(), result.provenance(),
+            result.machine, created="2026-12-01T00:00:00+00:00", accel_version="0",
+        ),
+    )
+    made = judge(
+        result, Contract(), read_baseline(path), path, same_machine=same_machine,
+        latency_incomparable=other_isa, against_base=_code("slower", 0.86, 0.90),
+    ).baseline
+    assert (made.status, made.summary) == (Status.FAIL, "FAIL speedup (vs the base code: slower)")
+    assert {r.metric: r for r in made.rows}["speedup"].verdict == "worse"
 
 
 def test_undecided_against_the_base_code_passes_with_a_warning(tmp_path: Path) -> None:

@@ -108,11 +108,13 @@ def compare(
         interval, rule = None, ""
         measured = note != "not measured"
         # Base and head timed side by side on this machine: gated whatever the baseline's was.
-        timed_here = metric == "speedup" and isinstance(against_base, BaseHead) and measured
-        if timed_here and isinstance(against_base, BaseHead):
-            verdict: RowVerdict = "worse" if fails(against_base) else "ok"
-            old = "baseline's artifact" if against_base.against == "artifact" else "base code"
-            note, rule = f"vs {old}: {against_base.answer}", against_base.describe()
+        timed_here = against_base if isinstance(against_base, BaseHead) else None
+        if metric != "speedup" or not measured:
+            timed_here = None
+        if timed_here is not None:
+            verdict: RowVerdict = "worse" if fails(timed_here) else "ok"
+            old = "baseline's artifact" if timed_here.against == "artifact" else "base code"
+            note, rule = f"vs {old}: {timed_here.answer}", timed_here.describe()
         elif metric == "speedup" and speedup_interval is not None and reference > 0 and measured:
             margin = min(tol.allowed(reference) / reference, MAX_MARGIN)
             verdict = regression_verdict(speedup_interval, reference, margin)
@@ -121,7 +123,7 @@ def compare(
             note = note or ("vs reference" if isinstance(against_base, str) else "")
         else:
             verdict = decide(spec.direction, value, reference, tol)
-        if spec.timing and not latency_gated and not timed_here:
+        if spec.timing and not latency_gated and timed_here is None:
             note = ungated_note or "other GPU, not gated"
             verdict = "warn" if verdict == "worse" else verdict
         rows.append(Row(metric, value, reference, tol, verdict, note, interval, rule))

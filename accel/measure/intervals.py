@@ -86,8 +86,7 @@ def paired_speedup(
     """The median over rounds of each round's ratio, its reference block's median duration
     over its cell block's: the statistic of two copies timed call by call (base against head),
     where each round's pair met the same instant of the machine."""
-    ref, cell = _paired_arrays(reference_rounds, cell_rounds)
-    return float(np.median(np.median(ref, axis=1) / np.median(cell, axis=1)))
+    return float(np.median(_round_ratios(*_paired_arrays(reference_rounds, cell_rounds))))
 
 
 def speedup_interval(
@@ -115,7 +114,7 @@ def speedup_interval(
         raise ValueError(f"`level` must be in (0, 1), got {level}")
     if n_resamples < 1:
         raise ValueError(f"`n_resamples` must be >= 1, got {n_resamples}")
-    ratios = np.median(ref, axis=1) / np.median(cell, axis=1)
+    ratios = _round_ratios(ref, cell)
 
     def statistic(index: NDArray[np.float64], axis: int = -1) -> NDArray[np.float64]:
         picked = np.asarray(index, dtype=np.intp)
@@ -153,6 +152,11 @@ def _paired_arrays(
             f"{len(ref)} and {len(cell)}"
         )
     return ref, cell
+
+
+def _round_ratios(ref: NDArray[np.float64], cell: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Each round's reference block median over its cell block median."""
+    return np.asarray(np.median(ref, axis=1) / np.median(cell, axis=1))
 
 
 def paired_accuracy_interval(

@@ -175,7 +175,7 @@ class BaseCode:
         if answer.get("protocol") != PROTOCOL:
             raise BaseCodeError(
                 f"the base's worker speaks protocol {answer.get('protocol')}, this accel "
-                f"{PROTOCOL}: the base code predates this way of timing, so it cannot be timed"
+                f"{PROTOCOL}: the two time differently, so the base cannot be timed"
             )
         if "error" in answer:
             raise RuntimeError(f"the base worker: {answer['error']}")

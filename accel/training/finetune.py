@@ -42,7 +42,7 @@ class TrainConfig:
     threads: int = 2
     # Batches of texts of similar length (transformers' length-grouped order: shuffled, sorted
     # within mega-batches of 50 batches), so fewer pad tokens are computed. Measured on
-    # CLINC150's train split with batches of 32: 305k padded tokens an epoch instead of 173k
+    # CLINC150's train split with batches of 32: 173k padded tokens an epoch instead of 305k
     # (168k real), and a teacher step in 0.30 s instead of 0.52 s on 2 cores.
     group_by_length: bool = True
 

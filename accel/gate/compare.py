@@ -17,13 +17,11 @@ from typing import Literal
 from accel.gate import metrics as gated
 from accel.gate.base_head import BaseHead, fails
 from accel.gate.baselines import Baseline
-from accel.gate.latency import regression_rule, regression_verdict
+from accel.gate.latency import MAX_MARGIN, regression_rule, regression_verdict, widened_margin
 from accel.gate.metrics import HIGHER, METRICS, Direction, Tolerance
 from accel.measure.intervals import SpeedupInterval
 
 RowVerdict = Literal["ok", "better", "worse", "warn", "skipped"]
-# A speedup margin of 100% or more could never fail; cap it below (a tolerance file may say 1.0).
-MAX_MARGIN = 0.99
 
 
 @dataclass(frozen=True)
@@ -67,21 +65,23 @@ def decide(direction: Direction, obtained: float, baseline: float, tol: Toleranc
 def compare(
     obtained: Mapping[str, float],
     baseline: Baseline,
-    machine_matches: bool,
+    *,
     model_matches: bool = True,
     latency_gated: bool = True,
     speedup_interval: SpeedupInterval | None = None,
+    slowdown: float = 0.0,
     ungated_note: str = "",
     against_base: BaseHead | str | None = None,
 ) -> list[Row]:
     """Rows for every gated metric present in both ``obtained`` and the baseline.
 
-    Raw latency is skipped on another machine; on a retrained model (same definition, other
+    Raw latency is shown, never gated; on a retrained model (same definition, other
     weights: :mod:`accel.gate.identity`), accuracy metrics get at least their declared retrain
     tolerance; when ``latency_gated`` is False (a GPU
     model other than the baseline's), a timing metric that got worse is a warning, not a
     failure. With ``speedup_interval``, the speedup is decided on its confidence interval, the
-    tolerance being the margin (:func:`accel.gate.latency.regression_verdict`). With
+    tolerance being the margin (:func:`accel.gate.latency.regression_verdict`), widened by the
+    machine's ``slowdown`` since the baseline (:func:`accel.gate.latency.machine_slowdown`). With
     ``against_base`` a :class:`BaseHead` (the cell timed beside its baseline's artifact, or
     beside the base code's build of it),
     that decision replaces the rule on the speedup over the reference; a string there says why
@@ -98,8 +98,8 @@ def compare(
         if metric not in obtained and spec.skippable:
             rows.append(Row(metric, math.nan, reference, tol, "skipped", "not tried in this run"))
             continue
-        if spec.machine_bound and not machine_matches:
-            rows.append(Row(metric, value, reference, tol, "skipped", "other machine"))
+        if spec.reported:
+            rows.append(Row(metric, value, reference, tol, "skipped", "reported, not gated"))
             continue
         note = "" if spec.domain.admits(value) else "not measured"
         if spec.retrain_tolerance is not None and not model_matches:
@@ -117,10 +117,13 @@ def compare(
             note, rule = f"vs {old}: {timed_here.answer}", timed_here.describe()
         elif metric == "speedup" and speedup_interval is not None and reference > 0 and measured:
             margin = min(tol.allowed(reference) / reference, MAX_MARGIN)
-            verdict = regression_verdict(speedup_interval, reference, margin)
+            wide = widened_margin(margin, slowdown)
+            verdict = regression_verdict(speedup_interval, reference, margin, slowdown)
             interval = (speedup_interval.low, speedup_interval.high)
-            rule = regression_rule(speedup_interval, reference, margin)
-            note = note or ("vs reference" if isinstance(against_base, str) else "")
+            rule = regression_rule(speedup_interval, reference, margin, slowdown)
+            widened = f"margin {wide:.0%}: machine {slowdown:.0%} slower" if wide > margin else ""
+            vs = "vs reference" if isinstance(against_base, str) else ""
+            note = note or "; ".join(n for n in (vs, widened) if n)
         else:
             verdict = decide(spec.direction, value, reference, tol)
         if spec.timing and not latency_gated and timed_here is None:

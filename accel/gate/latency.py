@@ -10,7 +10,9 @@ a one-sided 95% confidence bound:
 
 The interval covers the noise between rounds of one run. The margin covers what one run cannot
 see: the figure itself moves between runs and with the machine's load (see
-:data:`SPEEDUP_MARGIN` and docs/latency-decision.md).
+:data:`SPEEDUP_MARGIN` and docs/latency-decision.md). On a machine slower than when the
+baseline was written, int8 speedups fall about as much as the reference slows: the margin
+widens by that slowdown (:func:`machine_slowdown`, :func:`widened_margin`).
 """
 
 from __future__ import annotations
@@ -27,7 +29,26 @@ from accel.measure.intervals import SpeedupInterval
 SPEEDUP_MARGIN = 0.125
 
 
+# A margin of 100% or more could never fail: widening stops below it.
+MAX_MARGIN = 0.99
+
 Verdict = Literal["ok", "better", "worse"]
+
+
+def machine_slowdown(reference_p50: float, baseline_p50: float | None) -> float:
+    """How much slower this machine runs than when the baseline was written: the reference's p50
+    in this run over its baseline's, minus 1 (the caller checks that it is the same machine);
+    0 when the machine is as fast or faster, or the baseline's p50 is unknown."""
+    if not (baseline_p50 and baseline_p50 > 0 and np.isfinite(reference_p50)):
+        return 0.0
+    return max(0.0, reference_p50 / baseline_p50 - 1)
+
+
+def widened_margin(margin: float, slowdown: float) -> float:
+    """The baseline rule's margin on a machine ``slowdown`` slower than at baseline time: the
+    two added (int8 speedups measured 4-27% lower on the same machine 12-33% slower), capped
+    at :data:`MAX_MARGIN`."""
+    return min(margin + max(0.0, slowdown), MAX_MARGIN)
 
 
 def regression_threshold(baseline: float, margin: float) -> float:
@@ -39,22 +60,37 @@ def regression_threshold(baseline: float, margin: float) -> float:
     return (1 - margin) * baseline
 
 
-def regression_verdict(interval: SpeedupInterval, baseline: float, margin: float) -> Verdict:
-    """``worse`` when even the upper bound is below ``(1 - margin) x baseline``; ``better`` when
-    even the lower bound is above ``(1 + margin) x baseline``; else ``ok``."""
-    if interval.high < regression_threshold(baseline, margin):
+def regression_verdict(
+    interval: SpeedupInterval, baseline: float, margin: float, slowdown: float = 0.0
+) -> Verdict:
+    """``worse`` when even the upper bound is below ``(1 - margin') x baseline``, ``margin'``
+    being ``margin`` widened by the machine's ``slowdown``; ``better`` when even the lower bound
+    is above ``(1 + margin) x baseline`` (a slower machine widens only the side it pushes
+    toward); else ``ok``."""
+    if interval.high < regression_threshold(baseline, widened_margin(margin, slowdown)):
         return "worse"
     if interval.low > (1 + margin) * baseline:
         return "better"
     return "ok"
 
 
-def regression_rule(interval: SpeedupInterval, baseline: float, margin: float) -> str:
-    """The rule and the numbers it was applied to, for a failure message."""
-    threshold = regression_threshold(baseline, margin)
+def regression_rule(
+    interval: SpeedupInterval, baseline: float, margin: float, slowdown: float = 0.0
+) -> str:
+    """The rule and the numbers it was applied to, for a failure message (``margin`` before
+    any widening by the machine's ``slowdown``)."""
+    wide = widened_margin(margin, slowdown)
+    threshold = regression_threshold(baseline, wide)
     relation = "<" if interval.high < threshold else ">="
+    how = (
+        f"{margin * 100:g}%"
+        if wide == margin
+        else (
+            f"{wide * 100:.1f}%: {margin * 100:g}% + the machine's slowdown {slowdown * 100:.1f}%"
+        )
+    )
     return (
         f"speedup {interval.describe()}, baseline {baseline:.2f}x: the rule fails a run when the "
-        f"CI's upper bound is below (1 - {margin * 100:g}%) x baseline = {threshold:.2f}x; here "
+        f"CI's upper bound is below (1 - {how}) x baseline = {threshold:.2f}x; here "
         f"{interval.high:.2f}x {relation} {threshold:.2f}x"
     )

@@ -6,7 +6,7 @@ predictor), every other cell looks faster on speedup and passes as "better". Two
 tell that apart from the cells really improving and from the machine drifting:
 
 * most latency-gated cells of a device are ``better`` on speedup at once (a machine that is
-  slower or faster as a whole moves no speedup: both sides of each ratio move together);
+  slower as a whole moves speedups down, if at all: int8 kernels suffer more than fp32 ones);
 * the reference's own p50 is slower than in its baseline by more than
   :data:`REFERENCE_SLOWDOWN`, on the baseline's machine (raw milliseconds mean nothing on
   another).
@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from accel.gate.latency import SPEEDUP_MARGIN
+from accel.gate.latency import SPEEDUP_MARGIN, widened_margin
 from accel.gate.verdict import CellVerdict, Check, Status, accept_command
 
 SameMachine = Callable[[Mapping[str, Any], Mapping[str, Any]], bool]
@@ -91,6 +91,26 @@ def _ratio(made: CellVerdict | None, same_machine: SameMachine) -> float | None:
         return None
     base = made.against.latency_ms.get("p50", 0.0)
     return made.result.timing.cell.p50 / base if base > 0 else None
+
+
+def slowdown_notes(
+    verdicts: Sequence[CellVerdict], reference: str, same_machine: SameMachine
+) -> list[str]:
+    """A line per device whose reference ran slower than its baseline on the same machine: the
+    speedup margins there were widened by about as much (:func:`accel.gate.latency.widened_margin`),
+    and the figure it gives is what a reviewer needs to read the verdicts."""
+    out = []
+    for made in verdicts:
+        ratio = _ratio(made, same_machine) if made.cell.split("/")[0] == reference else None
+        if ratio is not None and ratio > 1.01 and made.against is not None:
+            wide = widened_margin(SPEEDUP_MARGIN, ratio - 1)
+            out.append(
+                f"slower machine: {made.cell}'s p50 is {ratio - 1:+.0%} against its baseline on "
+                "the same machine; int8 speedups fall with such a slowdown, so each speedup's "
+                f"margin widens by it (the default {SPEEDUP_MARGIN:.1%} to about {wide:.0%}): "
+                "a smaller slowdown of a cell is caught only against the base (--accel-base)."
+            )
+    return out
 
 
 def reference_drift(

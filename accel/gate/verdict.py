@@ -17,6 +17,7 @@ from accel.gate.checks import Check, Status
 from accel.gate.compare import compare, explain, format_rows
 from accel.gate.contracts import Contract
 from accel.gate.identity import Match, match_model
+from accel.gate.latency import machine_slowdown
 from accel.gate.metrics import METRICS, required
 from accel.gate.promises import judge_contract
 from accel.measure.machine import Incomparable
@@ -131,9 +132,12 @@ def judge_baseline(
     same_machine: SameMachine,
     latency_incomparable: LatencyIncomparable,
     against_base: BaseHead | str | None = None,
+    reference_baseline: Baseline | None = None,
 ) -> Check:
     """The cell against its reviewed baseline file (``None``: there is none); a changed cell's
-    speed against its baseline's own artifact, when timed (:mod:`accel.gate.base_head`)."""
+    speed against its baseline's own artifact, when timed (:mod:`accel.gate.base_head`). The
+    reference's baseline, on the same machine, tells how much slower the machine runs now
+    (:func:`accel.gate.latency.machine_slowdown`)."""
     cell = result.cell.id
     if baseline is None:
         message = (
@@ -146,10 +150,14 @@ def judge_baseline(
     model = match_model(baseline.model, result.provenance())
     same_model = model.match is Match.SAME
     other = latency_incomparable(result.machine, baseline.machine)
+    slowdown = 0.0
+    ref = reference_baseline
+    if ref is not None and same_machine(result.machine, ref.machine):
+        slowdown = machine_slowdown(result.timing.reference.p50, ref.latency_ms.get("p50"))
     rows = compare(
         result.metrics(),
         baseline,
-        machine_matches=same_machine(result.machine, baseline.machine),
+        slowdown=slowdown,
         model_matches=same_model,
         latency_gated=other is None,
         speedup_interval=result.speedup_interval,
@@ -212,9 +220,11 @@ def judge(
     same_machine: SameMachine,
     latency_incomparable: LatencyIncomparable,
     against_base: BaseHead | str | None = None,
+    reference_baseline: Baseline | None = None,
 ) -> CellVerdict:
     """The verdict of one measured cell: its contract, and its baseline (or, with ``update``,
-    the fact that its baseline is rewritten from this run)."""
+    the fact that its baseline is rewritten from this run); ``reference_baseline``: the
+    reference cell's baseline on this device, which measures the machine's slowdown."""
     previous = baseline if isinstance(baseline, Baseline) else None
     other = latency_incomparable(result.machine, previous.machine) if previous else None
     promise = judge_contract(result, contract, rival, other.where if other else "")
@@ -234,6 +244,12 @@ def judge(
         regression = Check(Status.WRITTEN, summary, note, warning=slower_note(against_base))
     else:
         regression = judge_baseline(
-            result, baseline, path, same_machine, latency_incomparable, against_base
+            result,
+            baseline,
+            path,
+            same_machine,
+            latency_incomparable,
+            against_base,
+            reference_baseline,
         )
     return CellVerdict(result.cell.id, promise, regression, result, previous)

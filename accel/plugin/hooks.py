@@ -17,7 +17,7 @@ import pytest
 
 from accel import __version__
 from accel.artifacts.cache import write_text_atomic
-from accel.gate.reference import reference_drift
+from accel.gate.reference import reference_drift, slowdown_notes
 from accel.gate.verdict import CellVerdict, Check, Status
 from accel.matrix import RunConfig
 from accel.measure.intervals import LEVEL
@@ -235,6 +235,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         + f"(deltas against {state.baselines_dir.name}/)"
     ) + "".join(f"; {why}: latency only warns" for why in _isa_differences(verdicts))
     notes = [d.message() for d in reference_drift(verdicts, REFERENCE, state.same_machine)]
+    notes += slowdown_notes(verdicts, REFERENCE, state.same_machine)
     terminalreporter.write_sep("=", "accel comparison table")
     terminalreporter.write(terminal_table(verdicts, title, notes))
     for path in state.stale_baselines():

@@ -29,8 +29,10 @@ def pytest_accel_same_machine(
     obtained: Mapping[str, Any], baseline: Mapping[str, Any]
 ) -> bool | None:
     """Whether raw milliseconds measured on ``obtained`` compare with ``baseline``'s (machine
-    records: cpu, gpu, device, threads, library versions). Return None to leave it to the
-    default rule (same CPU model, GPU, device and threads)."""
+    records: cpu, gpu, device, threads, library versions): when they do, the reference's p50
+    against its baseline's measures how much slower the machine runs (it widens the speedup
+    margins) and tells a reference slowdown. Return None to leave it to the default rule (same
+    CPU model, GPU, device and threads)."""
 
 
 @hookspec

@@ -250,6 +250,7 @@ class AccelState:
             rival = self.matrix.score(Cell(contract.beats, cell.device))[0]
         path = baseline_path(self.baselines_dir, cell.id)
         baseline = baseline_or_error(path)
+        ref = baseline_or_error(baseline_path(self.baselines_dir, f"{REFERENCE}/{cell.device}"))
         made = gate.judge(
             result,
             contract,
@@ -260,6 +261,7 @@ class AccelState:
             same_machine=self.same_machine,
             latency_incomparable=latency_incomparable,
             against_base=against_base(self.matrix, cell, result, baseline, self.base_code),
+            reference_baseline=ref if isinstance(ref, Baseline) else None,
         )
         if cell.technique == REFERENCE:  # the other cells of its device are judged by now
             made = judge_reference(made, list(self.verdicts.values()), self.same_machine)

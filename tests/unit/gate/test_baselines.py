@@ -151,21 +151,21 @@ def test_corrupt_json(tmp_path: Path) -> None:
 
 def test_unchanged_metrics_pass_and_regressions_fail(tmp_path: Path) -> None:
     baseline = read_baseline(_write(tmp_path))
-    same = METRICS | {"latency_ms.p50": LATENCY["p50"]}
-    assert {r.verdict for r in compare(same, baseline, machine_matches=True)} == {"ok"}
-    rows = compare(same | {"accuracy": 0.86, "size_mb": 30.0}, baseline, machine_matches=True)
+    assert {r.verdict for r in compare(METRICS, baseline)} == {"ok"}
+    rows = compare(METRICS | {"accuracy": 0.86, "size_mb": 30.0}, baseline)
     verdicts = {r.metric: r.verdict for r in rows}
     assert verdicts["accuracy"] == "worse" and verdicts["size_mb"] == "worse"
     assert "accuracy" in format_rows(rows) and "tolerance" in format_rows(rows)
 
 
-def test_raw_latency_compared_only_on_the_same_machine(tmp_path: Path) -> None:
+def test_raw_latency_is_reported_never_gated(tmp_path: Path) -> None:
+    """Raw milliseconds move with the machine (+12% to +83% on one host in a day): shown with
+    the baseline's, never a failure, however far."""
     baseline = read_baseline(_write(tmp_path))
     slow = METRICS | {"latency_ms.p50": 10 * LATENCY["p50"]}
-    by_metric = {r.metric: r for r in compare(slow, baseline, machine_matches=False)}
-    assert by_metric["latency_ms.p50"].verdict == "skipped"
-    by_metric = {r.metric: r for r in compare(slow, baseline, machine_matches=True)}
-    assert by_metric["latency_ms.p50"].verdict == "worse"
+    row = {r.metric: r for r in compare(slow, baseline)}["latency_ms.p50"]
+    assert (row.verdict, row.note) == ("skipped", "reported, not gated")
+    assert row.obtained == 10 * LATENCY["p50"] and row.baseline == LATENCY["p50"]
 
 
 RANK = {"worse": 0, "ok": 1, "better": 2}
@@ -208,13 +208,13 @@ def test_update_keeps_reviewed_tolerances(tmp_path: Path) -> None:
 def test_other_model_widens_only_accuracy_tolerances(tmp_path: Path) -> None:
     baseline = read_baseline(_write(tmp_path))
     retrained = METRICS | {"oos_recall": METRICS["oos_recall"] - 0.04, "size_mb": 30.0}
-    same = {r.metric: r for r in compare(retrained, baseline, True, model_matches=True)}
-    other = {r.metric: r for r in compare(retrained, baseline, True, model_matches=False)}
+    same = {r.metric: r for r in compare(retrained, baseline, model_matches=True)}
+    other = {r.metric: r for r in compare(retrained, baseline, model_matches=False)}
     assert same["oos_recall"].verdict == "worse"
     assert other["oos_recall"].verdict == "ok" and other["oos_recall"].note == "retrain"
     assert other["size_mb"].verdict == "worse"  # same architecture: size stays tight
     too_far = METRICS | {"accuracy": METRICS["accuracy"] - 0.02}
-    verdicts = {r.metric: r.verdict for r in compare(too_far, baseline, True, model_matches=False)}
+    verdicts = {r.metric: r.verdict for r in compare(too_far, baseline, model_matches=False)}
     assert verdicts["accuracy"] == "worse"
 
 
@@ -222,17 +222,17 @@ def test_on_another_gpu_latency_only_warns(tmp_path: Path) -> None:
     """Another GPU model: accuracy and size stay gated, a slower speedup is a warning."""
     baseline = read_baseline(_write(tmp_path))
     slower = METRICS | {"speedup": METRICS["speedup"] / 2, "size_mb": 30.0}
-    gated = {r.metric: r for r in compare(slower, baseline, machine_matches=False)}
+    gated = {r.metric: r for r in compare(slower, baseline)}
     assert gated["speedup"].verdict == "worse"
     warned = {
-        r.metric: r for r in compare(slower, baseline, machine_matches=False, latency_gated=False)
+        r.metric: r for r in compare(slower, baseline, latency_gated=False)
     }
     assert warned["speedup"].verdict == "warn"
     assert warned["speedup"].note == "other GPU, not gated"
     assert warned["size_mb"].verdict == "worse"
     assert warned["accuracy"].verdict == "ok"
     faster = METRICS | {"speedup": 2 * METRICS["speedup"]}
-    rows = compare(faster, baseline, machine_matches=False, latency_gated=False)
+    rows = compare(faster, baseline, latency_gated=False)
     assert {r.metric: r.verdict for r in rows}["speedup"] == "better"
     assert "warn (other GPU, not gated)" in format_rows(list(warned.values()))
 
@@ -258,18 +258,18 @@ def test_extra_metrics_are_written_read_and_gated(tmp_path: Path) -> None:
     baseline = read_baseline(baseline_path(tmp_path, "ort-int8/cpu"))
     assert baseline.metrics["sparsity"] == 0.8
     same = PRUNED | {"latency_ms.p50": LATENCY["p50"]}
-    assert {r.verdict for r in compare(same, baseline, machine_matches=True)} == {"ok"}
+    assert {r.verdict for r in compare(same, baseline) if r.metric != "latency_ms.p50"} == {"ok"}
     worse = same | {"sparsity": 0.79, "compressed_size_mb": 57.0}
-    verdicts = {r.metric: r.verdict for r in compare(worse, baseline, machine_matches=True)}
+    verdicts = {r.metric: r.verdict for r in compare(worse, baseline)}
     assert verdicts["sparsity"] == "worse" and verdicts["compressed_size_mb"] == "worse"
     better = same | {"sparsity": 0.9, "compressed_size_mb": 50.0}
-    verdicts = {r.metric: r.verdict for r in compare(better, baseline, machine_matches=True)}
+    verdicts = {r.metric: r.verdict for r in compare(better, baseline)}
     assert verdicts["sparsity"] == "better" and verdicts["compressed_size_mb"] == "better"
 
 
 def test_an_extra_metric_no_longer_measured_is_a_regression(tmp_path: Path) -> None:
     baseline = read_baseline(_write(tmp_path, PRUNED))
-    rows = compare(METRICS, baseline, machine_matches=True)
+    rows = compare(METRICS, baseline)
     missing = {r.metric: r for r in rows if r.metric in ("sparsity", "compressed_size_mb")}
     assert {r.verdict for r in missing.values()} == {"worse"}
     assert "nan" in format_rows(rows)
@@ -282,7 +282,7 @@ def test_cells_without_extra_metrics_keep_their_file_shape(tmp_path: Path) -> No
     assert "sparsity" not in doc["tolerances"] and "latency_ms.p50" in doc["tolerances"]
     baseline = read_baseline(baseline_path(tmp_path, "ort-int8/cpu"))
     assert "sparsity" not in baseline.metrics
-    rows = compare(PRUNED | {"latency_ms.p50": 1.65}, baseline, machine_matches=True)
+    rows = compare(PRUNED | {"latency_ms.p50": 1.65}, baseline)
     assert "sparsity" not in {r.metric for r in rows}
 
 
@@ -294,7 +294,7 @@ def test_speedup_is_decided_on_its_interval(tmp_path: Path) -> None:
 
     def speedup_row(interval: SpeedupInterval) -> Any:
         obtained = METRICS | {"speedup": interval.speedup}
-        rows = compare(obtained, baseline, machine_matches=True, speedup_interval=interval)
+        rows = compare(obtained, baseline, speedup_interval=interval)
         return next(r for r in rows if r.metric == "speedup"), rows
 
     # below the threshold, but the interval reaches it: noise, not a regression
@@ -318,7 +318,6 @@ def test_speedup_is_decided_on_its_interval(tmp_path: Path) -> None:
     rows = compare(
         METRICS | {"speedup": 4.0},
         baseline,
-        machine_matches=False,
         latency_gated=False,
         speedup_interval=interval,
     )
@@ -335,7 +334,6 @@ def test_a_margin_of_one_or_more_is_capped(tmp_path: Path) -> None:
     rows = compare(
         METRICS | {"speedup": 0.01},
         baseline,
-        machine_matches=True,
         speedup_interval=SpeedupInterval(0.01, 0.009, 0.011),
     )
     assert {r.metric: r.verdict for r in rows}["speedup"] == "worse"
@@ -432,7 +430,7 @@ def test_scores_the_data_lacks_are_left_out_and_not_gated(tmp_path: Path) -> Non
     doc = json.loads(_write(tmp_path, lacking | {"macro_f1": 0.85}).read_text())
     assert "oos_recall" not in doc["metrics"] and doc["metrics"]["macro_f1"] == 0.85
     baseline = read_baseline(baseline_path(tmp_path, "ort-int8/cpu"))
-    rows = compare(lacking | {"macro_f1": 0.80}, baseline, machine_matches=True)
+    rows = compare(lacking | {"macro_f1": 0.80}, baseline)
     verdicts = {r.metric: r.verdict for r in rows}
     assert "oos_recall" not in verdicts and verdicts["macro_f1"] == "worse"
 

@@ -7,9 +7,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from accel.gate.latency import (
+    MAX_MARGIN,
+    machine_slowdown,
     regression_rule,
     regression_threshold,
     regression_verdict,
+    widened_margin,
 )
 from accel.measure.intervals import LEVEL, SpeedupInterval, pooled_speedup, speedup_interval
 
@@ -124,6 +127,25 @@ def test_the_rule_states_measurement_interval_baseline_and_threshold() -> None:
     assert "speedup 5.00x (90% CI 4.80-5.20x, 20 rounds)" in text
     assert "baseline 8.00x" in text
     assert "(1 - 10%) x baseline = 7.20x; here 5.20x < 7.20x" in text
+
+
+def test_a_slower_machine_widens_only_the_worse_side() -> None:
+    """Measured (docs/latency-decision.md): on the same host 12-33% slower than at baseline
+    time, int8 speedups were 4-27% lower, so the worse side widens by the slowdown; a faster
+    machine, or an unknown baseline p50, widens nothing."""
+    assert machine_slowdown(10.4, 8.2) == pytest.approx(10.4 / 8.2 - 1)
+    assert machine_slowdown(7.0, 8.2) == 0.0 and machine_slowdown(9.0, None) == 0.0
+    assert machine_slowdown(float("nan"), 8.2) == 0.0
+    assert widened_margin(0.125, 0.27) == pytest.approx(0.395)
+    assert widened_margin(0.125, -0.2) == 0.125 and widened_margin(0.5, 0.9) == MAX_MARGIN
+    fell = SpeedupInterval(6.0, 5.7, 6.36)  # CI's ort-int8 against 7.31x after the unit tests
+    assert regression_verdict(fell, 7.31, 0.125) == "worse"
+    assert regression_verdict(fell, 7.31, 0.125, slowdown=0.20) == "ok"
+    assert regression_verdict(SpeedupInterval(3.0, 2.9, 3.1), 7.31, 0.125, 0.20) == "worse"
+    up = SpeedupInterval(8.5, 8.3, 8.7)  # better: the margin on that side is not widened
+    assert regression_verdict(up, 7.31, 0.125, slowdown=0.20) == "better"
+    text = regression_rule(fell, 7.31, 0.125, slowdown=0.20)
+    assert "(1 - 32.5%: 12.5% + the machine's slowdown 20.0%) x baseline = 4.93x" in text
 
 
 def test_bad_inputs_name_the_field() -> None:

@@ -216,11 +216,11 @@ def test_serving_ratios_not_tried_are_skipped_but_failed_ones_fail() -> None:
     from accel.gate.compare import compare
 
     base = Baseline("a/cpu", {"memory_ratio": 0.5, "load_time_ratio": 0.2}, {}, {}, {}, {}, {})
-    rows = {r.metric: r for r in compare({}, base, machine_matches=True)}
+    rows = {r.metric: r for r in compare({}, base)}
     assert {r.verdict for r in rows.values()} == {"skipped"}
     assert rows["memory_ratio"].note == "not tried in this run"
     failed = {"memory_ratio": math.nan, "load_time_ratio": math.nan}
-    rows = {r.metric: r for r in compare(failed, base, machine_matches=True)}
+    rows = {r.metric: r for r in compare(failed, base)}
     assert {r.verdict for r in rows.values()} == {"worse"}
     within = {"memory_ratio": 0.505, "load_time_ratio": 0.21}
-    assert {r.verdict for r in compare(within, base, machine_matches=True)} == {"ok"}
+    assert {r.verdict for r in compare(within, base)} == {"ok"}

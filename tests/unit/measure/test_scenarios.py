@@ -219,12 +219,12 @@ def test_scenario_ratios_do_not_fail_a_run_without_scenarios(tmp_path: Path) -> 
     baseline = read_baseline(path)
     assert baseline.metrics["server_qps_ratio"] == 6.0
     without = {k: v for k, v in metrics.items() if k != "server_qps_ratio"}
-    skipped = {r.metric: r for r in compare(without, baseline, True)}["server_qps_ratio"]
+    skipped = {r.metric: r for r in compare(without, baseline)}["server_qps_ratio"]
     assert (skipped.verdict, skipped.note) == ("skipped", "not tried in this run")
-    rows = {r.metric: r for r in compare(metrics | {"server_qps_ratio": 2.0}, baseline, True)}
+    rows = {r.metric: r for r in compare(metrics | {"server_qps_ratio": 2.0}, baseline)}
     assert rows["server_qps_ratio"].verdict == "worse"
     invalid = {
-        r.metric: r for r in compare(metrics | {"server_qps_ratio": math.nan}, baseline, True)
+        r.metric: r for r in compare(metrics | {"server_qps_ratio": math.nan}, baseline)
     }
     assert invalid["server_qps_ratio"].verdict == "worse"
     assert invalid["server_qps_ratio"].note == "not measured"

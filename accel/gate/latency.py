@@ -82,13 +82,9 @@ def regression_rule(
     wide = widened_margin(margin, slowdown)
     threshold = regression_threshold(baseline, wide)
     relation = "<" if interval.high < threshold else ">="
-    how = (
-        f"{margin * 100:g}%"
-        if wide == margin
-        else (
-            f"{wide * 100:.1f}%: {margin * 100:g}% + the machine's slowdown {slowdown * 100:.1f}%"
-        )
-    )
+    how = f"{margin * 100:g}%"
+    if wide > margin:
+        how = f"{wide * 100:.1f}%: {how} + the machine's slowdown {slowdown * 100:.1f}%"
     return (
         f"speedup {interval.describe()}, baseline {baseline:.2f}x: the rule fails a run when the "
         f"CI's upper bound is below (1 - {how}) x baseline = {threshold:.2f}x; here "

@@ -373,10 +373,15 @@ def test_a_baseline_without_a_definition_is_a_changed_model(
     result.stdout.fnmatch_lines(["*records no definition of its model*"])
 
 
+# A team's promise that `distilled` beats `finetuned-student` (the built-in contract makes none).
+RIVAL = '[tool.accel.contracts.distilled]\nbeats = "finetuned-student"\n'
+
+
 def test_contract_against_a_rival_cell(
     inner: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`distilled` must beat `finetuned-student`, measured in the same run."""
+    """A contract's rival (`beats`) is measured in the same run, and must score lower."""
+    inner.makepyprojecttoml(RIVAL)
     args = ("--accel-techniques=distilled", "--accel-device=cpu", "-p", "no:cacheprovider")
     monkeypatch.setenv("FAKE_ACCURACY", "0.865")
     monkeypatch.setenv("FAKE_RIVAL_ACCURACY", "0.866")
@@ -392,6 +397,7 @@ def test_an_error_while_judging_fails_both_checks(
 ) -> None:
     """A check that raises (here: scoring the rival cell) leaves no "pass" behind: both tests
     fail and the table says ERROR."""
+    inner.makepyprojecttoml(RIVAL)
     args = ("--accel-techniques=distilled", "--accel-device=cpu", "-p", "no:cacheprovider")
     inner.runpytest(*args, "--accel-update-baselines", "-k", "baseline")
     monkeypatch.setenv("FAKE_SCORE_ERROR", "the rival could not be built")

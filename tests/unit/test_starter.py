@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import subprocess
 import sys
@@ -13,10 +14,11 @@ import pytest
 import tomllib
 
 from accel.artifacts.sources import DataSpec
+from accel.plugin import starter
 from accel.plugin.config import resolve
 from accel.plugin.starter import add_init_arguments, run_init
 from accel.plugin.starter_detect import InitError, Table, detect, read_file
-from accel.techniques import builtin_registry
+from accel.techniques import Registry, builtin_registry
 
 LABELS = ["book_flight", "weather", "balance", "oos"]
 
@@ -339,6 +341,15 @@ def test_clinc_needs_no_columns(project: Path, monkeypatch: pytest.MonkeyPatch) 
 def test_a_rival_left_out_is_pointed_out(
     project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """A technique whose contract names a rival (`beats`; here one a plugin could declare)."""
+
+    def with_rival() -> Registry:
+        registry = builtin_registry()
+        contract = dataclasses.replace(registry["distilled"].contract, beats="finetuned-student")
+        registry.set_contract("distilled", contract)
+        return registry
+
+    monkeypatch.setattr(starter, "builtin_registry", with_rival)
     assert (
         _init(
             project,

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from accel.artifacts.models import Classifier
-from accel.techniques import BuildContext, builtin_registry
+from accel.techniques import BuildContext
 from accel.techniques.stages.students import (
     DISTILLED_RECIPE,
     DISTILLED_SLIMMING,
@@ -30,8 +30,6 @@ from accel.training.distillation import (
     train_student,
 )
 from accel.training.finetune import TrainConfig
-
-TECHNIQUES = builtin_registry()
 
 SEARCH_RESULT = Path(__file__).resolve().parents[3] / "benchmarks" / "distill-search.json"
 CLASSES = 5
@@ -216,12 +214,6 @@ def test_the_distilled_cells_student_is_slimmed_and_cached(tiny_context: BuildCo
     assert slim.model.config.num_attention_heads == unslimmed.model.config.num_attention_heads
     again = distilled_student(tiny_context)
     assert (again.checkpoint, again.fingerprint) == (slim.checkpoint, slim.fingerprint)
-
-
-def test_distilled_contract_names_its_rival() -> None:
-    rival = TECHNIQUES["distilled"].contract.beats
-    assert rival == "finetuned-student"
-    assert rival in TECHNIQUES
 
 
 def test_default_recipe_uses_the_recorded_search_result() -> None:

@@ -93,7 +93,7 @@ def _deterministic(run: RunRecord) -> list[dict[str, Any]]:
     ]
 
 
-@pytest.mark.slow  # builds and times three cells of a tiny model, three times (~12 s)
+@pytest.mark.slow  # builds three cells of a tiny model once, times them three times
 def test_real_shards_on_a_tiny_model_merge_to_one_run(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -124,6 +124,7 @@ def test_real_shards_on_a_tiny_model_merge_to_one_run(
         f"--accel-data={tmp_path / 'data.json'}",
         "--accel-rounds=2",
         "--accel-no-scaling",
+        "--accel-no-serving",  # a fresh process per cell and run; the synthetic test merges them
         "-W",
         "ignore",
     )

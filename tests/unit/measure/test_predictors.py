@@ -104,28 +104,6 @@ def test_onnx_fp32_agrees_with_pytorch(
     np.testing.assert_allclose(obtained, expected, atol=1e-4, rtol=1e-3)
 
 
-def test_building_techniques_leaves_the_reference_untouched(
-    tiny_classifier: Classifier,
-    tiny_context: BuildContext,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> None:
-    """Exporting or quantizing must not change the reference's own outputs (padded batch)."""
-    batch = ["hi", "what is the balance of my checking account right now", "set a timer"]
-    enc = tiny_classifier.tokenizer(batch, padding=True, return_tensors="pt")
-
-    def logits() -> np.ndarray:
-        with torch.inference_mode():
-            return tiny_classifier.model(**enc).logits.numpy()
-
-    before = logits()
-    ctx = BuildContext(
-        tiny_classifier, tiny_context.data, "cpu", 1, tmp_path_factory.mktemp("fresh")
-    )
-    for name in RUNNABLE:
-        TECHNIQUES[name].builder()(ctx)
-    np.testing.assert_array_equal(logits(), before)
-
-
 def test_fused_graph_has_bert_fusions(tiny_context: BuildContext) -> None:
     import onnx
 

@@ -1,6 +1,6 @@
 """Model families: every built-in technique builds on tiny random BERT, DistilBERT, RoBERTa and
-XLM-RoBERTa classifiers and predicts valid intents, or is skipped with a reason naming the
-family (or, for bf16 and torch-compile, this machine)."""
+XLM-RoBERTa classifiers and predicts valid intents, leaving the reference's outputs as they were,
+or is skipped with a reason naming the family (or, for bf16 and torch-compile, this machine)."""
 
 from __future__ import annotations
 
@@ -148,6 +148,15 @@ def test_every_technique_builds_or_names_the_family(
     texts = list(data["train"][TEXT])
     reference = tiny_family_model(model_type, texts)
     assert family_of(reference.model).name == model_type
+    # Exporting, quantizing, cutting or compiling must not change the reference's own outputs.
+    batch = ["hi", "what is the balance of my checking account right now", "set a timer"]
+    encoded = reference.tokenizer(batch, padding=True, return_tensors="pt")
+
+    def logits() -> torch.Tensor:
+        with torch.inference_mode():
+            return reference.model(**encoded).logits
+
+    before = logits()
     registry = builtin_registry()
     built, skipped = set(), {}
     start = time.perf_counter()
@@ -168,6 +177,7 @@ def test_every_technique_builds_or_names_the_family(
     for name in family_skips:
         assert f"the {model_type} family" in skipped[name], skipped[name]
     assert {"fp32", "torch-int8", "ort-fp32", "ort-int8", "pruned-magnitude"} <= built
+    torch.testing.assert_close(logits(), before, rtol=0, atol=0)
     print(f"{model_type}: built {sorted(built)} in {time.perf_counter() - start:.1f} s")
 
 

@@ -151,7 +151,7 @@ def judge_baseline(
     same_model = model.match is Match.SAME
     other = latency_incomparable(result.machine, baseline.machine)
     slowdown = 0.0
-    if reference_baseline and same_machine(result.machine, reference_baseline.machine):
+    if reference_baseline is not None and same_machine(result.machine, reference_baseline.machine):
         then = reference_baseline.latency_ms.get("p50")
         slowdown = machine_slowdown(result.timing.reference.p50, then)
     rows = compare(

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from accel.artifacts.data import LABEL, TEXT, intent_names
+from accel.artifacts.data import columns, intent_names
 from accel.artifacts.models import EMBEDDED, model_record
 from accel.artifacts.sources import DataSpec, load_data, reject_label
 from accel.artifacts.store import record_use
@@ -133,12 +133,12 @@ class Matrix:
 
     @cached_property
     def test_texts(self) -> list[str]:
-        return list(self.data["test"][TEXT])
+        return columns(self.data["test"])[0]
 
     @cached_property
     def test_references(self) -> list[str]:
         names = intent_names(self.data)
-        return [names[i] for i in self.data["test"][LABEL]]
+        return [names[i] for i in columns(self.data["test"])[1]]
 
     @cached_property
     def latency_queries(self) -> list[str]:

@@ -114,14 +114,18 @@ def intent_names(data: datasets.DatasetDict) -> list[str]:
     return list(data["train"].features[LABEL].names)
 
 
+def columns(split: datasets.Dataset) -> tuple[list[str], list[int]]:
+    """A split's texts and label ids as lists, read in one slice (iterating a split's
+    ``Column`` decodes row by row: 0.43 s against 0.02 s for CLINC150's digest)."""
+    rows = split.select_columns([TEXT, LABEL])[:]
+    return rows[TEXT], rows[LABEL]
+
+
 def data_fingerprint(data: datasets.DatasetDict) -> str:
     """A source-independent digest of the texts and intent names of every split."""
     names = intent_names(data)
-    return fingerprint(
-        {
-            split: [
-                [t, names[i]] for t, i in zip(data[split][TEXT], data[split][LABEL], strict=True)
-            ]
-            for split in sorted(data)
-        }
-    )
+    digest: dict[str, list[list[str]]] = {}
+    for split in sorted(data):
+        texts, labels = columns(data[split])
+        digest[split] = [[t, names[i]] for t, i in zip(texts, labels, strict=True)]
+    return fingerprint(digest)

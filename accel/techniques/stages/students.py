@@ -9,7 +9,7 @@ import datasets
 import numpy as np
 from transformers import AutoModelForSequenceClassification
 
-from accel.artifacts.data import TEXT, columns, data_fingerprint, intent_names
+from accel.artifacts.data import LABEL, TEXT, data_fingerprint, intent_names
 from accel.artifacts.models import Classifier, state_dict_fingerprint
 from accel.artifacts.provenance import Artifact, Identity
 from accel.techniques.base import BuildContext
@@ -69,8 +69,8 @@ def dataset(ctx: BuildContext) -> datasets.DatasetDict:
 def train_split(ctx: BuildContext) -> tuple[list[str], list[int]]:
     """The train split's texts and their intents as the reference's class indices."""
     data = dataset(ctx)
-    texts, labels = columns(data["train"])
-    return texts, class_ids(ctx.reference.labels, intent_names(data), labels)
+    train = data["train"]
+    return list(train[TEXT]), class_ids(ctx.reference.labels, intent_names(data), train[LABEL])
 
 
 def teacher_logits(ctx: BuildContext, max_length: int) -> Artifact:

@@ -36,10 +36,17 @@ SETTINGS = settings(
 )
 
 
+# Dynamo's count of compiled graphs right after each build (torch-compile's: two).
+BUILT_GRAPHS: dict[str, int] = {}
+
 
 @pytest.fixture(scope="module", params=CPU_TECHNIQUES)
 def predictor(request: pytest.FixtureRequest, tiny_context: BuildContext) -> Predictor:
-    return _build(request.param, tiny_context)
+    from torch._dynamo.utils import counters
+
+    built = _build(request.param, tiny_context)
+    BUILT_GRAPHS[request.param] = counters["stats"]["unique_graphs"]
+    return built
 
 
 @SETTINGS
@@ -128,13 +135,18 @@ def test_bf16_is_the_reference_in_bfloat16(tiny_context: BuildContext) -> None:
     assert float((obtained - expected).abs().max()) <= 0.05 * float(expected.abs().max())
 
 
-def test_torch_compile_compiles_in_the_build_only(tiny_context: BuildContext) -> None:
+# The fixture's torch-compile build (a second build of the tiny model would cost about 30 s).
+@pytest.mark.parametrize("predictor", ["torch-compile"], indirect=True)
+def test_torch_compile_compiles_in_the_build_only(
+    predictor: Predictor, tiny_context: BuildContext
+) -> None:
     """After the build, new lengths and batch sizes reuse the two compiled graphs."""
     from torch._dynamo.utils import counters
 
-    compiled = _build("torch-compile", tiny_context)
+    compiled = predictor
     assert compiled.reported["compile_seconds"] > 0  # type: ignore[attr-defined]
     graphs = counters["stats"]["unique_graphs"]
+    assert graphs == BUILT_GRAPHS["torch-compile"]  # none since the build
     reference = TECHNIQUES["fp32"].builder()(tiny_context)
     batches = [["hi"], ["a much longer question about my account " * 9], ["a", "b c", "d e f"]]
     for batch in batches:

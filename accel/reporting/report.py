@@ -124,6 +124,13 @@ def length_chart(cells: Sequence[CellRecord], path: Path, title: str) -> None:
     save(fig, path)
 
 
+# Said where a run left out the ungated scaling sweep (the per-merge gate does).
+SCALING_LEFT_OUT = (
+    "Scaling (latency by input length, throughput by batch size): not measured in this run "
+    "(`--accel-no-scaling`); the main job, `accel run`, measures it."
+)
+
+
 def _settings_line(settings: Mapping[str, Any]) -> str:
     keys = ("model", "threads", "rounds", "block", "speedup_ci_level", "accel_version")
     return ", ".join(f"{k} {settings[k]}" for k in keys if k in settings)
@@ -139,6 +146,8 @@ def markdown(
     level = run.settings.get("speedup_ci_level")
     ci_head = f"speedup [{level:.0%} CI]" if isinstance(level, (int, float)) else "speedup [CI]"
     lines = ["# accel run report", "", f"Settings: {_settings_line(run.settings)}.", ""]
+    if run.settings.get("scaling") is False:
+        lines += [SCALING_LEFT_OUT, ""]
     measured = [c for c in run.cells if c.measured]
     rows = []
     for c in measured:

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from accel.cli import main
-from accel.reporting.report import ReportError, read_run, write_report
+from accel.reporting.report import SCALING_LEFT_OUT, ReportError, read_run, write_report
 from accel.reporting.schema import CellRecord
-from tests.unit.reporting.fakes import behaviour, cell_record, write_run
+from tests.unit.reporting.fakes import SETTINGS, behaviour, cell_record, write_run
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -58,6 +58,15 @@ def test_report_writes_markdown_and_plots(tmp_path: Path) -> None:
     assert "| cell | 16 | 32 | 64 | 128 | 256 | 512 |" in text
     assert "| cell | batch 1 | batch 8 | batch 32 |" in text
     assert not list((tmp_path / "out").glob(".*"))  # no temporary files left behind
+
+
+@pytest.mark.parametrize("scaling", [True, False])
+def test_a_run_without_scaling_says_so(tmp_path: Path, scaling: bool) -> None:
+    cells = [cell_record("fp32/cpu", 0.8647, 91.1, 11.0, 1.0)]
+    run = write_run(tmp_path / "run.json", cells, SETTINGS | {"scaling": scaling})
+    write_report(run, tmp_path / "out")
+    text = (tmp_path / "out" / "report.md").read_text()
+    assert (SCALING_LEFT_OUT in text) is not scaling
 
 
 def test_cli_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -11,7 +11,7 @@ decided on the validation split, not the test split the gate reports.
 import numpy as np
 import torch
 
-from accel.artifacts.data import LABEL, TEXT, load_clinc
+from accel.artifacts.data import columns, load_clinc
 from accel.artifacts.models import Classifier
 from accel.measure.intervals import paired_accuracy_interval
 from accel.techniques import BuildContext
@@ -46,7 +46,7 @@ def main() -> None:
         "distilled": distilled_student(ctx),
     }
     for split in ("validation", "test"):
-        texts, labels = list(data[split][TEXT]), list(data[split][LABEL])
+        texts, labels = columns(data[split])
         hits = {name: correct(model, texts, labels) for name, model in models.items()}
         oos = np.array(labels) == reference.labels.index("oos")
         for name, hit in hits.items():

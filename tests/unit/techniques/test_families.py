@@ -24,6 +24,7 @@ from transformers import (
     XLMRobertaForSequenceClassification,
 )
 
+import accel.techniques.compiled as compiled_technique
 from accel.artifacts.data import TEXT, load_clinc
 from accel.artifacts.families import (
     FAMILIES,
@@ -138,13 +139,22 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> datasets.DatasetDict:
     return load_clinc(write_oos_eval(tmp_path_factory.mktemp("data") / "tiny.json"))
 
 
-# About 70 s a family on 2 loaded cores: it trains every student and pruned model (tiny) and
-# compiles with inductor.
+# Inductor's weight freezing makes it skip its own graph cache, so a frozen build compiles
+# afresh in every run: 25-39 s a family here, against 8-19 s unfrozen once the cache is warm
+# (docs/architecture.md). What this test asks of each family is that dynamo traces it and
+# inductor compiles it; the frozen build is the predictors fixture's (tiny BERT), the serving
+# child's and the gate's own.
+UNFROZEN = {"freezing": False}
+
+
+# The tiny students and pruned models train in well under a second each; the compile is most
+# of the time.
 @pytest.mark.slow
 @pytest.mark.parametrize("model_type", MODEL_TYPES)
 def test_every_technique_builds_or_names_the_family(
-    model_type: str, data: datasets.DatasetDict, tmp_path: Path
+    model_type: str, data: datasets.DatasetDict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(compiled_technique, "INDUCTOR_CONFIG", UNFROZEN)
     texts = list(data["train"][TEXT])
     reference = tiny_family_model(model_type, texts)
     assert family_of(reference.model).name == model_type

@@ -23,7 +23,7 @@ from accel.measure.records import Accuracy, Cell, CellResult, Speedup
 from accel.measure.reuse import accuracy_pass
 from accel.measure.scaling import SweepPlan, length_inputs, scaling_figures
 from accel.measure.scenarios import ScenarioRuns
-from accel.measure.serving import ServingRun
+from accel.measure.serving_run import ServingRun
 from accel.measure.timing import TimingPlan, measure_speedups
 from accel.techniques import REFERENCE, BuildContext, Registry
 from accel.validation import check_at_least
@@ -52,7 +52,7 @@ class RunConfig:
     batch_size: int = 64
     scaling: bool = True  # the length sweep and throughput of every cell (ungated: the report)
     sweep: SweepPlan = field(default_factory=SweepPlan)
-    # Peak memory and load time of every cell, each in a fresh process (accel.measure.serving).
+    # Peak memory and load time of every cell, each in a fresh process (accel.measure.serving_run).
     serving: bool = True
     # Techniques whose cached artifacts are rebuilt (once each); "all": every technique's.
     rebuild: frozenset[str] = frozenset()
@@ -227,8 +227,7 @@ class Matrix:
         behaviour = compare_outputs(
             self.outputs(cell), self.outputs(reference_cell), self.test_references
         )
-        # In fresh processes, after the timing phase (never during it); none if turned off.
-        served, ratios = self.serving.figures(cell.id, cell.device, predictor)
+        served, ratios = self.serving.figures(cell.id, cell.device, predictor)  # fresh processes
         scenarios, loaded = (  # LoadGen's scenarios (accel.measure.scenarios), if asked for
             self.scenario_runs.run(cell, REFERENCE, self.predictor, self.test_texts)
             if self.config.scenarios
@@ -279,6 +278,7 @@ class Matrix:
                 ready[member.id] = self.predictor(member)
             reference, queries = self.reference_predictor(cell.device), self.latency_queries
             self._timings |= measure_speedups(reference, ready, queries, self.config.plan)
+            self.serving.prefetch(cell.device, ready)  # after the timing phase, never during it
         return self._timings[cell.id]
 
     def reference_predictor(self, device: str) -> Predictor:

@@ -16,10 +16,12 @@ JSON file, with the command that produced them, rewritten after each round.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import platform
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +50,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cells", default=CELLS, help="techniques (default: %(default)s)")
     parser.add_argument("--repeats", type=int, default=6, help="rounds (default: %(default)s)")
     parser.add_argument("--threads", type=int, default=1, help="threads (default: %(default)s)")
+    parser.add_argument(
+        "--concurrent", type=int, default=1,
+        help="children served at once, as the matrix does on a machine with that many cores "
+        "(default: %(default)s, one at a time)",
+    )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/serving-spread.json"))
     args = parser.parse_args(argv)
     data = os.environ.get("ACCEL_CLINC_PATH")
@@ -61,21 +68,27 @@ def main(argv: list[str] | None = None) -> int:
     psutil.cpu_percent()  # starts the sampling interval
     for round_ in range(args.repeats):
         order = [("reference", REFERENCE)] + [("cell", t) for t in techniques]
-        for role, technique in order:
-            busy_before = psutil.cpu_percent(interval=1.0)  # the machine, before the child
+
+        def child(role: str, technique: str, round_: int = round_) -> dict[str, Any]:
+            alone = args.concurrent == 1  # the machine's load is on record only then
+            busy_before = psutil.cpu_percent(interval=1.0) if alone else math.nan
             psutil.cpu_percent()  # starts the interval of the child's run
             figures = serving.measure(
                 predictors[technique], queries, args.threads, f"{technique}/cpu"
             )
-            runs.append({
+            print(f"round {round_} {role} {technique}: peak {figures.peak_rss_mb:.0f} MB, "
+                  f"load {figures.load_seconds:.2f} s", file=sys.stderr)
+            return {
                 "round": round_, "role": role, "technique": technique,
                 "peak_rss_mb": figures.peak_rss_mb, "import_rss_mb": figures.import_rss_mb,
                 "load_seconds": figures.load_seconds, "detail": figures.detail,
                 "load_cpu_seconds": figures.load_cpu_seconds,
-                "cpu_percent_before": busy_before, "cpu_percent_during": psutil.cpu_percent(),
-            })
-            print(f"round {round_} {role} {technique}: peak {figures.peak_rss_mb:.0f} MB, "
-                  f"load {figures.load_seconds:.2f} s", file=sys.stderr)
+                "cpu_percent_before": busy_before,
+                "cpu_percent_during": psutil.cpu_percent() if alone else math.nan,
+            }
+
+        with ThreadPoolExecutor(args.concurrent) as pool:
+            runs.extend(pool.map(lambda pair: child(*pair), order))
         write_json_atomic(args.out, document(args, started, runs, queries))
     return 0
 
@@ -120,10 +133,14 @@ def document(
             "python": platform.python_version(),
         },
         "threads": args.threads,
+        "concurrent": args.concurrent,
         "queries": len(queries),
         "passes": serving.PASSES,
-        "cpu_percent_before": summarize([r["cpu_percent_before"] for r in runs]),
-        "cpu_percent_during": summarize([r["cpu_percent_during"] for r in runs]),
+        # On record for children served one at a time only (NaN otherwise).
+        "cpu_percent_before": summarize([r["cpu_percent_before"] for r in runs])
+        if args.concurrent == 1 else {},
+        "cpu_percent_during": summarize([r["cpu_percent_during"] for r in runs])
+        if args.concurrent == 1 else {},
         "reference": {
             k: summarize([r[k] for r in refs]) for k in figures
         } if len(refs) > 1 else {},

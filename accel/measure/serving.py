@@ -16,7 +16,8 @@ process (:mod:`accel.measure.serve_child`) loads it, answers queries and reports
 
 A fresh process per measurement keeps cells from polluting each other (allocator caches,
 loaded libraries, compiled kernels). The gate compares ratios to the reference (``fp32``)
-measured the same way in the same run (:func:`figures`); see docs/serving.md.
+measured the same way in the same run (:func:`figures`); see docs/serving.md. A run's cells are
+served by :class:`accel.measure.serving_run.ServingRun`.
 """
 
 from __future__ import annotations
@@ -27,8 +28,7 @@ import os
 import subprocess
 import sys
 import tempfile
-import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -230,54 +230,3 @@ def describe(reported: dict[str, float]) -> str:
     load += f"; reference {ref_load:.2f})" if ref_load is not None else ")"
     return f"serving: {peak}, {load}"
 
-
-class ServingRun:
-    """The serving figures of a run's cells, with the reference's measured once per device."""
-
-    def __init__(
-        self,
-        queries: Sequence[str],
-        threads: int,
-        reference: Callable[[str], Predictor],
-        enabled: bool = True,
-    ) -> None:
-        self.enabled = enabled  # False: no figures at all (--accel-no-serving)
-        self.queries = list(queries)
-        self.threads = threads
-        self._reference = reference  # device -> the reference's predictor
-        self._references: dict[str, Serving | str] = {}  # device -> figures, or why none
-
-    def reference(self, device: str) -> Serving | str:
-        """The reference's figures on ``device`` (measured once), or why there are none."""
-        if device not in self._references:
-            try:
-                self._references[device] = measure(
-                    self._reference(device), self.queries, self.threads, f"fp32/{device}"
-                )
-            except (NotBundlable, ServingError) as exc:
-                self._references[device] = f"the reference's were not measured: {exc}"
-        return self._references[device]
-
-    def figures(
-        self, cell: str, device: str, predictor: Predictor
-    ) -> tuple[dict[str, float], dict[str, float]]:
-        """``cell``'s (reported, extra_metrics) serving figures. None when they are not tried
-        (turned off, a skipped device, a predictor no process can load: the baseline check
-        skips them); NaN ratios, with a warning, when a serving process failed (the check
-        fails them as not measured). The cell's other figures are unaffected either way."""
-        if not self.enabled or device in SKIPPED_DEVICES:
-            return {}, {}
-        failed = {MEMORY_RATIO: math.nan, LOAD_TIME_RATIO: math.nan}
-        try:
-            own = measure(predictor, self.queries, self.threads, cell)
-        except NotBundlable as exc:
-            warnings.warn(f"{cell}: no serving figures: {exc}", UserWarning, stacklevel=2)
-            return {}, {}
-        except ServingError as exc:
-            warnings.warn(f"{cell}: no serving figures: {exc}", UserWarning, stacklevel=2)
-            return {}, failed
-        reference = self.reference(device)
-        if isinstance(reference, str):
-            warnings.warn(f"{cell}: no serving ratios: {reference}", UserWarning, stacklevel=2)
-            return figures(own, None)[0], failed
-        return figures(own, reference)

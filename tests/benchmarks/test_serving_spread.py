@@ -29,7 +29,7 @@ def test_ratios_pair_each_cell_with_the_reference_of_its_round() -> None:
         _run(1, "reference", "fp32", 400.0, 1.0),
         _run(1, "cell", "ort-int8", 80.0, 0.05),
     ]
-    args = argparse.Namespace(cells="ort-int8", threads=1)
+    args = argparse.Namespace(cells="ort-int8", threads=1, concurrent=1)
     doc = serving_spread.document(args, "2026-11-30T00:00:00Z", runs, ["q"] * 25)
     cell = doc["cells"]["ort-int8"]
     assert cell["memory_ratio"]["mean"] == pytest.approx(0.2)
@@ -38,3 +38,6 @@ def test_ratios_pair_each_cell_with_the_reference_of_its_round() -> None:
     assert cell["load_time_ratio"]["max"] == pytest.approx(0.05)
     assert doc["reference"]["peak_rss_mb"]["range_rel"] == pytest.approx(100 / 450)
     assert doc["cpu_percent_during"]["mean"] == 50.0
+    args.concurrent = 2  # children side by side: the machine's load is not on record
+    two = serving_spread.document(args, "2026-11-30T00:00:00Z", runs, ["q"] * 25)
+    assert two["cpu_percent_during"] == {} and two["concurrent"] == 2

@@ -6,6 +6,7 @@ import copy
 import json
 import math
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
@@ -14,9 +15,10 @@ import pytest
 import torch
 
 from accel.artifacts.models import Classifier
-from accel.measure import serving
+from accel.measure import serving, serving_run
 from accel.measure.predictors import Predictor, TorchPredictor
-from accel.measure.serving import NotBundlable, Serving, ServingError, ServingRun
+from accel.measure.serving import NotBundlable, Serving, ServingError
+from accel.measure.serving_run import ServingRun
 from accel.techniques import BuildContext, builtin_registry
 
 QUERIES = [
@@ -224,3 +226,56 @@ def test_serving_ratios_not_tried_are_skipped_but_failed_ones_fail() -> None:
     assert {r.verdict for r in rows.values()} == {"worse"}
     within = {"memory_ratio": 0.505, "load_time_ratio": 0.21}
     assert {r.verdict for r in compare(within, base)} == {"ok"}
+
+
+def test_prefetch_serves_the_reference_and_the_cells_side_by_side(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every bundle written first, then two children at once (each waits for another to
+    start), then figures() reads what they measured without serving again."""
+    together = threading.Barrier(2, timeout=10)  # broken, and so an error, if one at a time
+    events: list[str] = []
+
+    def save(predictor: Any, directory: Path) -> None:
+        if predictor.name == "mine":
+            raise NotBundlable("Custom is neither")
+        events.append(f"save {predictor.name}")
+
+    def serve(bundle: Path, queries: Sequence[str], threads: int, cell: str) -> Serving:
+        events.append(f"serve {cell}")
+        together.wait()
+        if cell.startswith("broken"):
+            raise ServingError(f"{cell}: the serving process exited with code -9")
+        return _serving(200.0 if cell.startswith("fp32") else 100.0, 1.0)
+
+    def named(name: str) -> Any:
+        return type("Named", (Custom,), {"name": name})()
+
+    monkeypatch.setattr(serving, "save_bundle", save)
+    monkeypatch.setattr(serving, "serve", serve)
+    monkeypatch.setattr(serving_run.psutil, "cpu_count", lambda logical=True: 2)
+    run = ServingRun(QUERIES, 1, lambda device: named("fp32"))
+    assert run.at_once == 2
+    cells = {"fp32/cpu": named("fp32"), "mine/cpu": named("mine"), "broken/cpu": named("b")}
+    run.prefetch("cpu", cells | {"c/cpu": named("c")})  # the fp32 cell (A/A) is apart from
+    assert events[:4] == ["save fp32", "save fp32", "save b", "save c"]  # the reference
+    assert sorted(events[4:]) == ["serve broken/cpu", "serve c/cpu"] + ["serve fp32/cpu"] * 2
+    assert run.figures("fp32/cpu", "cpu", Custom())[1]["memory_ratio"] == 1.0
+    with pytest.warns(UserWarning, match="mine/cpu: no serving figures: Custom is neither"):
+        assert run.figures("mine/cpu", "cpu", Custom()) == ({}, {})
+    with pytest.warns(UserWarning, match="broken/cpu: no serving figures: broken/cpu: the"):
+        reported, ratios = run.figures("broken/cpu", "cpu", Custom())
+    assert reported == {} and all(math.isnan(v) for v in ratios.values())
+    assert len(events) == 8  # read from the prefetch, not served again
+    run.prefetch("cuda", {"a/cuda": Custom()})  # a device without serving figures: nothing
+    assert len(events) == 8
+
+
+@pytest.mark.parametrize(
+    ("cores", "threads", "at_once"), [(1, 1, 1), (2, 1, 2), (2, 2, 1), (16, 1, 2), (None, 1, 1)]
+)
+def test_children_at_once_fit_the_cores(
+    monkeypatch: pytest.MonkeyPatch, cores: int | None, threads: int, at_once: int
+) -> None:
+    monkeypatch.setattr(serving_run.psutil, "cpu_count", lambda logical=True: cores)
+    assert serving_run.children_at_once(threads) == at_once

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -150,16 +151,17 @@ def test_the_serving_figures_join_the_cell_after_its_timing(
     monkeypatch: pytest.MonkeyPatch, phases: list[list[str]]
 ) -> None:
     """Peak memory and load time, measured after the timing phase: raw figures reported,
-    ratios to the reference gated (``accel.measure.serving``, faked here)."""
+    ratios to the reference gated (``accel.measure.serving``'s bundle and child, faked here)."""
     served: list[str] = []
 
-    def measure(predictor: Predictor, queries: Sequence[str], threads: int, cell: str) -> Any:
+    def serve(bundle: Path, queries: Sequence[str], threads: int, cell: str) -> Any:
         served.append(f"{cell} after {len(phases)} phase(s)")
         peak = 400.0 if cell.startswith("fp32") else 300.0
         load = 2.0 if cell.startswith("fp32") else 0.5
         return serving.Serving(200.0, peak, 3 * load, (), load_cpu_seconds=load)
 
-    monkeypatch.setattr(serving, "measure", measure)
+    monkeypatch.setattr(serving, "save_bundle", lambda predictor, directory: None)
+    monkeypatch.setattr(serving, "serve", serve)
     m = _matrix(monkeypatch)
     m.__dict__["reference"] = Classifier(None, None, (), "ref", "sha256:ref")
     m.config = RunConfig(plan=TimingPlan(rounds=2), scaling=False)
@@ -169,7 +171,7 @@ def test_the_serving_figures_join_the_cell_after_its_timing(
         m._outputs[cell.id] = Outputs(("x",))  # what score() keeps
     m.__dict__["test_references"] = ["x"]
     result = m.measure(A)
-    assert served == ["ort-int8/cpu after 1 phase(s)", "fp32/cpu after 1 phase(s)"]
+    assert sorted(served) == ["fp32/cpu after 1 phase(s)", "ort-int8/cpu after 1 phase(s)"]
     assert {k: result.extra_metrics[k] for k in ("memory_ratio", "load_time_ratio")} == {
         "memory_ratio": 0.75,
         "load_time_ratio": 0.25,

@@ -126,7 +126,7 @@ def main() -> None:
             return lambda out: lean_graph(ctx, student, STUDENT_PER_CHANNEL)[0]
         match = re.fullmatch(r"nbits(4|8)(?:b(\d+))?", name)
         if match is None:
-            raise SystemExit(f"--variants: unknown variant {name!r} (lean, nbits4, nbits8b128, ...)")
+            raise SystemExit(f"--variants: unknown {name!r} (lean, nbits4, nbits8b128, ...)")
         bits, block = int(match[1]), int(match[2] or 32)
         return lambda out: nbits_graph(fused, out, bits, block)
 

@@ -58,7 +58,11 @@ def nbits_graph(fused: Path, out: Path, bits: int, block: int = 32) -> Path:
     from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
 
     nbits = MatMulNBitsQuantizer(
-        onnx.load(str(fused)), bits=bits, block_size=block, is_symmetric=True, accuracy_level=4,
+        onnx.load(str(fused)),
+        bits=bits,
+        block_size=block,
+        is_symmetric=True,
+        accuracy_level=4,
         op_types_to_quantize=("MatMul",),
     )
     nbits.process()

@@ -22,6 +22,7 @@ The variants:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import tempfile
@@ -30,6 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from accel.artifacts.data import columns, intent_names, load_clinc
+from accel.matrix import LATENCY_QUERIES
 from accel.measure.accuracy import measure_accuracy
 from accel.measure.machine import machine_record
 from accel.measure.timing import TimingPlan, measure_speedups
@@ -45,8 +47,6 @@ from accel.techniques.stages.onnx import (
 from accel.techniques.stages.onnx_edits import block_quantize_embeddings, split_skip_layer_norms
 from accel.techniques.stages.students import distilled_student
 from accel.training.teacher import load_classifier
-
-LATENCY_QUERIES = 25  # as accel.matrix
 
 
 def nbits_graph(fused: Path, out: Path, bits: int, block: int = 32) -> Path:
@@ -100,6 +100,12 @@ def fast_gelu(source: Path, out: Path) -> Path:
 
 
 def main() -> None:
+    with contextlib.ExitStack() as stack:
+        run(stack)
+
+
+def run(stack: contextlib.ExitStack) -> None:
+    """Build, score and time the variants; their graphs live in a folder ``stack`` removes."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20, help="timing rounds (the gate's: 20)")
     parser.add_argument(
@@ -120,7 +126,7 @@ def main() -> None:
     names = intent_names(data)
     truth = [names[i] for i in labels]
 
-    tmp = Path(tempfile.mkdtemp(prefix="lean-variants-"))
+    tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lean-variants-")))
 
     def builder(name: str) -> Callable[[Path], Path]:
         if name.endswith("-fastgelu"):
